@@ -1,0 +1,14 @@
+"""helpers: the package behind the segmenter notebooks.
+
+One module per algorithm family (STYLE.md): :mod:`helpers.io`, :mod:`helpers.normalization`,
+:mod:`helpers.smoothing`, :mod:`helpers.filaments`, :mod:`helpers.spots`, :mod:`helpers.thresholds`,
+:mod:`helpers.watershed`, :mod:`helpers.morphology`. Import the module you need, e.g.
+``from helpers import filaments``.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("helpers")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
