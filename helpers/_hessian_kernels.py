@@ -1,0 +1,218 @@
+"""Compiled (numba) kernels for the Hessian-based filament filters; see :mod:`helpers.filaments`.
+
+The kernels compute, voxel by voxel and without storing the Hessian, exactly what the reference
+computes with whole-volume NumPy arrays:
+
+* second derivatives as ``numpy.gradient`` applied twice (central differences inside, one-sided
+  first differences at the borders), with the same float32 rounding of every intermediate;
+* the eigenvalues of the symmetric 3x3 (or 2x2) Hessian in closed form, in float64, then rounded
+  to float32 as LAPACK's single-precision solver in the reference returns them;
+* eigenvalues ordered by absolute value, ties kept in ascending order (a stable sort of the
+  ascending eigenvalues, as in the reference).
+
+Fusing these steps keeps the memory at a few copies of the image (the reference stores the full
+3x3 Hessian, 9 floats a voxel) and lets numba spread the z-slices over the cores.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+_F32 = np.float32
+_HALF = np.float32(0.5)
+_SQRT3_HALF = math.sqrt(3.0) / 2.0
+
+
+@numba.njit(cache=True)
+def _derivative(g, z, y, x, axis):
+    """numpy.gradient of array ``g`` along ``axis`` at (z, y, x), in float32 like NumPy.
+
+    Central difference inside, one-sided first difference at the two borders.
+    """
+    if axis == 0:
+        n, i = g.shape[0], z
+        if i == 0:
+            return g[1, y, x] - g[0, y, x]
+        if i == n - 1:
+            return g[i, y, x] - g[i - 1, y, x]
+        return (g[i + 1, y, x] - g[i - 1, y, x]) * _HALF
+    if axis == 1:
+        n, i = g.shape[1], y
+        if i == 0:
+            return g[z, 1, x] - g[z, 0, x]
+        if i == n - 1:
+            return g[z, i, x] - g[z, i - 1, x]
+        return (g[z, i + 1, x] - g[z, i - 1, x]) * _HALF
+    n, i = g.shape[2], x
+    if i == 0:
+        return g[z, y, 1] - g[z, y, 0]
+    if i == n - 1:
+        return g[z, y, i] - g[z, y, i - 1]
+    return (g[z, y, i + 1] - g[z, y, i - 1]) * _HALF
+
+
+@numba.njit(cache=True)
+def _symmetric_eigenvalues_3(a, b, c, d, e, f):
+    """Eigenvalues (ascending) of [[a, d, e], [d, b, f], [e, f, c]] by the trigonometric method."""
+    p1 = d * d + e * e + f * f
+    if p1 == 0.0:
+        l0, l1, l2 = a, b, c
+    else:
+        q = (a + b + c) / 3.0
+        p2 = (a - q) ** 2 + (b - q) ** 2 + (c - q) ** 2 + 2.0 * p1
+        p = math.sqrt(p2 / 6.0)
+        ba, bb, bc = (a - q) / p, (b - q) / p, (c - q) / p
+        bd, be, bf = d / p, e / p, f / p
+        det = ba * (bb * bc - bf * bf) - bd * (bd * bc - bf * be) + be * (bd * bf - bb * be)
+        r = det / 2.0
+        if r <= -1.0:
+            phi = math.pi / 3.0
+        elif r >= 1.0:
+            phi = 0.0
+        else:
+            phi = math.acos(r) / 3.0
+        # cos(phi + 2 pi / 3) from cos(phi) and sin(phi): one trigonometric call fewer.
+        cos_phi = math.cos(phi)
+        sin_phi = math.sqrt(max(0.0, 1.0 - cos_phi * cos_phi))
+        l2 = q + 2.0 * p * cos_phi
+        l0 = q + 2.0 * p * (-0.5 * cos_phi - _SQRT3_HALF * sin_phi)
+        l1 = 3.0 * q - l0 - l2
+    # ascending order
+    if l0 > l1:
+        l0, l1 = l1, l0
+    if l1 > l2:
+        l1, l2 = l2, l1
+    if l0 > l1:
+        l0, l1 = l1, l0
+    return l0, l1, l2
+
+
+@numba.njit(cache=True)
+def _sort_by_magnitude_3(l0, l1, l2):
+    """Stable sort of ascending values by absolute value (insertion sort, as NumPy does for 3)."""
+    a, b, c = l0, l1, l2
+    if abs(b) < abs(a):
+        a, b = b, a
+    if abs(c) < abs(b):
+        b, c = c, b
+        if abs(b) < abs(a):
+            a, b = b, a
+    return a, b, c
+
+
+@numba.njit(parallel=True, cache=True)
+def hessian_eigenvalues_3d(gz, gy, gx, scale, out_small, out_middle, out_large, slice_minimum_large):
+    """Eigenvalues of the scaled 3D Hessian, ordered by magnitude.
+
+    ``gz, gy, gx`` are the first derivatives (numpy.gradient) of the smoothed image; the Hessian
+    is their gradient. Writes float32 eigenvalues into the three output arrays and, per z-slice,
+    the minimum of the largest-magnitude eigenvalue into ``slice_minimum_large``.
+    """
+    nz, ny, nx = gz.shape
+    scale32 = np.float32(scale)
+    for z in numba.prange(nz):
+        slice_min = np.inf
+        for y in range(ny):
+            for x in range(nx):
+                hzz = _derivative(gz, z, y, x, 0) * scale32
+                hzy = _derivative(gz, z, y, x, 1) * scale32
+                hzx = _derivative(gz, z, y, x, 2) * scale32
+                hyy = _derivative(gy, z, y, x, 1) * scale32
+                hyx = _derivative(gy, z, y, x, 2) * scale32
+                hxx = _derivative(gx, z, y, x, 2) * scale32
+                l0, l1, l2 = _symmetric_eigenvalues_3(
+                    np.float64(hzz), np.float64(hyy), np.float64(hxx),
+                    np.float64(hzy), np.float64(hzx), np.float64(hyx))
+                s0, s1, s2 = _sort_by_magnitude_3(np.float32(l0), np.float32(l1), np.float32(l2))
+                out_small[z, y, x] = s0
+                out_middle[z, y, x] = s1
+                out_large[z, y, x] = s2
+                if s2 < slice_min:
+                    slice_min = s2
+        slice_minimum_large[z] = slice_min
+
+
+@numba.njit(cache=True)
+def _jerman_response(l2, lr):
+    """Jerman et al. (2016) vesselness from the middle eigenvalue and the regularized largest one.
+
+    float32 arithmetic throughout, in the reference's order of operations.
+    """
+    diff = abs(lr - l2)
+    numerator = l2 * l2 * diff
+    numerator = np.float32(27.0) * numerator
+    denominator = np.float32(2.0) * abs(l2) + diff
+    denominator = denominator * denominator * denominator
+    if denominator == 0:
+        denominator = np.float32(1e-10)
+    response = numerator / denominator
+    if l2 < _HALF * lr:
+        response = np.float32(1.0)
+    return response
+
+
+@numba.njit(parallel=True, cache=True)
+def vesselness_3d(middle, large, tau_min_large, out):
+    """F3 response: R from the middle and largest eigenvalues (see filaments.filament_response_3d)."""
+    nz, ny, nx = middle.shape
+    for z in numba.prange(nz):
+        for y in range(ny):
+            for x in range(nx):
+                l2 = middle[z, y, x]
+                l3 = large[z, y, x]
+                if l2 >= 0 or l3 >= 0:
+                    out[z, y, x] = 0.0
+                    continue
+                lr = l3
+                if l3 > tau_min_large:
+                    lr = tau_min_large
+                out[z, y, x] = _jerman_response(l2, lr)
+
+
+@numba.njit(parallel=True, cache=True)
+def hessian_large_eigenvalue_2d(gy, gx, scale, out_large, slice_minimum_large):
+    """Larger-magnitude eigenvalue of the scaled 2D Hessian of every z-slice.
+
+    ``gy, gx`` (Z, Y, X) are the in-slice first derivatives (numpy.gradient along y and x) of the
+    smoothed image. Also records the minimum of that eigenvalue per slice.
+    """
+    nz, ny, nx = gy.shape
+    scale32 = np.float32(scale)
+    for z in numba.prange(nz):
+        slice_min = np.inf
+        for y in range(ny):
+            for x in range(nx):
+                hyy = np.float64(_derivative(gy, z, y, x, 1) * scale32)
+                hyx = np.float64(_derivative(gy, z, y, x, 2) * scale32)
+                hxx = np.float64(_derivative(gx, z, y, x, 2) * scale32)
+                half_trace = 0.5 * (hyy + hxx)
+                radius = math.sqrt(0.25 * (hyy - hxx) ** 2 + hyx * hyx)
+                low = np.float32(half_trace - radius)
+                high = np.float32(half_trace + radius)
+                # stable sort of (low, high) by magnitude: the larger-magnitude one, ties -> high
+                large = low if abs(low) > abs(high) else high
+                out_large[z, y, x] = large
+                if large < slice_min:
+                    slice_min = large
+        slice_minimum_large[z] = slice_min
+
+
+@numba.njit(parallel=True, cache=True)
+def vesselness_2d(large, tau_min_per_slice, n_columns, out):
+    """F2 response per slice from the larger-magnitude eigenvalue; only ``n_columns`` are written."""
+    nz, ny, _ = large.shape
+    for z in numba.prange(nz):
+        tau_min = tau_min_per_slice[z]
+        for y in range(ny):
+            for x in range(n_columns):
+                l2 = large[z, y, x]
+                if l2 >= 0:
+                    out[z, y, x] = 0.0
+                    continue
+                lr = l2
+                if l2 >= tau_min:
+                    lr = tau_min
+                out[z, y, x] = _jerman_response(l2, lr)
