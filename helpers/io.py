@@ -226,6 +226,12 @@ def _check_voxel_size(voxel_size) -> tuple[float, float, float] | None:
     return values
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_image(path, data, *, voxel_size=None, overwrite: bool = False, compression: str = "zlib") -> Path:
     """Write a (Z, Y, X) array as an OME-TIFF file, atomically, keeping the voxel size.
 
@@ -278,6 +284,7 @@ def write_image(path, data, *, voxel_size=None, overwrite: bool = False, compres
     try:
         tifffile.imwrite(temporary, array, ome=True, metadata=metadata, compression=compression,
                          photometric="minisblack")
+        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes it private; use the usual mode
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
