@@ -29,9 +29,17 @@ def _fit_normal(values: np.ndarray) -> tuple[float, float]:
 
 
 def _stretch(image: np.ndarray, low: float, high: float) -> np.ndarray:
-    out = np.clip(image, np.float32(low), np.float32(high))
-    out -= np.float32(low - _GUARD)
-    out /= np.float32(high - low + _GUARD)
+    """Clip to [low, high] and rescale: ``(x - low + 1e-8) / (high - low + 1e-8)``.
+
+    Numerator and denominator use the same float32 operations, so the brightest voxel maps to
+    exactly 1 and nothing leaves [0, 1] through rounding.
+    """
+    low32, high32 = np.float32(low), np.float32(high)
+    guard = np.float32(_GUARD)
+    out = np.clip(image, low32, high32)
+    out -= low32
+    out += guard
+    out /= (high32 - low32) + guard
     return out
 
 
