@@ -1,0 +1,1035 @@
+"""Watershed steps: seeds from local maxima (MAXIMA), cutting touching objects (WCUT), seeds for
+objects inside a fluorescent shell (SHELL_SEEDS), seeded watershed of an image (WSEG) and object
+boundaries (BOUNDARY).
+
+The results equal those of the reference segmenter (``aicssegmentation`` 0.5.3 with scikit-image
+0.25.2) voxel for voxel. The flooding is a compiled re-implementation of scikit-image's heap
+watershed (same priority queue, same tie-breaking, same watershed-line rule), so results do not
+change with the installed scikit-image version, and for sparse masks only the mask voxels are
+touched. Every shortcut taken for speed is exact; the reasons are given next to the code.
+
+Typical use for dot-like structures (desmosomes, centrioles, peroxisomes)::
+
+    seeds = find_local_maxima(normalized, mask)          # MAXIMA
+    mask = cut_touching_objects(mask, seeds)             # WCUT
+
+and for nuclei outlined by a shell (lamin B1 in interphase)::
+
+    seeds = shell_seeds(smoothed)                        # SHELL_SEEDS
+    labels = seeded_watershed(normalized, seeds)         # WSEG
+    nuclei = drop_background_object(labels)             # the background seed's region removed
+    outline = object_boundaries(nuclei)                  # BOUNDARY
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from scipy import ndimage
+
+from ._checks import check_choice, check_image, check_labels, check_mask, check_number, check_scales
+from .morphology import fill_holes, remove_small_objects
+
+__all__ = [
+    "find_local_maxima",
+    "cut_touching_objects",
+    "shell_seeds",
+    "seeded_watershed",
+    "drop_background_object",
+    "object_boundaries",
+    "SHELL_BACKGROUND_LABEL",
+]
+
+#: Label of the background seed written by :func:`shell_seeds` (on slice z = 0).
+SHELL_BACKGROUND_LABEL = 1
+
+#: The 6 face neighbours in the order scikit-image's watershed visits them: -z, -y, -x, +x, +y, +z.
+_FACE_OFFSETS = np.array([[-1, 0, 0], [0, -1, 0], [0, 0, -1], [0, 0, 1], [0, 1, 0], [1, 0, 0]],
+                         dtype=np.int64)
+_ALL_26 = np.array([(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                    if (dz, dy, dx) != (0, 0, 0)], dtype=np.int64)
+#: Neighbours earlier in raster order (enough for union-find labelling).
+_EARLIER_26 = np.ascontiguousarray(_ALL_26[:13])
+_EARLIER_6 = np.ascontiguousarray(_FACE_OFFSETS[:3])
+_CROSS_AND_CENTRE = np.concatenate([np.zeros((1, 3), dtype=np.int64), _FACE_OFFSETS])
+_INFINITY = np.int64(1) << 60
+
+
+# --------------------------------------------------------------------------------------------------
+# Sparse voxel sets: index map, labelling
+# --------------------------------------------------------------------------------------------------
+
+
+class _Voxels:
+    """The True voxels of a mask crop, in raster order, with a map from position to voxel number."""
+
+    def __init__(self, mask: np.ndarray):
+        self.shape = mask.shape
+        flat = np.flatnonzero(mask)
+        self.flat = flat
+        self.coords = np.ascontiguousarray(np.column_stack(np.unravel_index(flat, mask.shape)),
+                                           dtype=np.int64)
+        # 0 = not in the set, i + 1 = voxel number i. np.zeros only commits the touched pages.
+        self.index = np.zeros(mask.shape, dtype=np.int32)
+        self.index.ravel()[flat] = np.arange(1, flat.size + 1, dtype=np.int32)
+
+    @property
+    def size(self) -> int:
+        return self.flat.size
+
+
+@numba.njit(cache=True, nogil=True)
+def _find(parent, i):
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:
+        following = parent[i]
+        parent[i] = root
+        i = following
+    return root
+
+
+@numba.njit(cache=True, nogil=True)
+def _label_voxels(coords, index, earlier):
+    """Connected components of a voxel set (union-find), numbered 1.. in raster order of first voxel.
+
+    ``earlier`` lists the neighbour offsets that precede a voxel in raster order (half of the
+    connectivity); ``index`` maps a position to voxel number + 1 (0 outside the set).
+    """
+    n = coords.shape[0]
+    nz, ny, nx = index.shape
+    parent = np.arange(n)
+    for i in range(n):
+        z, y, x = coords[i, 0], coords[i, 1], coords[i, 2]
+        for k in range(earlier.shape[0]):
+            zz = z + earlier[k, 0]
+            yy = y + earlier[k, 1]
+            xx = x + earlier[k, 2]
+            if zz < 0 or zz >= nz or yy < 0 or yy >= ny or xx < 0 or xx >= nx:
+                continue
+            j = index[zz, yy, xx] - 1
+            if j < 0:
+                continue
+            a = _find(parent, i)
+            b = _find(parent, j)
+            if a != b:
+                if a < b:
+                    parent[b] = a
+                else:
+                    parent[a] = b
+    labels = np.zeros(n, dtype=np.int32)
+    count = 0
+    for i in range(n):
+        root = _find(parent, i)
+        if root == i:
+            count += 1
+            labels[i] = count
+        else:
+            labels[i] = labels[root]
+    return labels, count
+
+
+@numba.njit(cache=True, nogil=True)
+def _label_boxes(coords, labels, count):
+    """Bounding box (z0, z1, y0, y1, x0, x1) of every label 1..count."""
+    boxes = np.empty((count, 6), dtype=np.int64)
+    for k in range(count):
+        boxes[k, 0] = boxes[k, 2] = boxes[k, 4] = np.iinfo(np.int64).max
+        boxes[k, 1] = boxes[k, 3] = boxes[k, 5] = -1
+    for i in range(coords.shape[0]):
+        k = labels[i] - 1
+        for axis in range(3):
+            c = coords[i, axis]
+            if c < boxes[k, 2 * axis]:
+                boxes[k, 2 * axis] = c
+            if c + 1 > boxes[k, 2 * axis + 1]:
+                boxes[k, 2 * axis + 1] = c + 1
+    return boxes
+
+
+# --------------------------------------------------------------------------------------------------
+# MAXIMA
+# --------------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def _window_maxima(coords, labels, index, image, radius, low, high):
+    """Is each voxel the maximum of its own object within the cube of half-width ``radius``?
+
+    Only voxels of the same object inside the box [low, high) (the image minus its border zone)
+    take part; voxels outside the box are never maxima. This is what scikit-image's
+    ``peak_local_max(labels=...)`` computes on each object's bounding-box crop with the other
+    voxels set to the lowest value: its 'nearest' padding repeats values already in the window.
+    """
+    n = coords.shape[0]
+    nz, ny, nx = index.shape
+    is_max = np.zeros(n, dtype=np.bool_)
+    inside = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        z, y, x = coords[i, 0], coords[i, 1], coords[i, 2]
+        if z < low[0] or z >= high[0] or y < low[1] or y >= high[1] or x < low[2] or x >= high[2]:
+            continue
+        inside[i] = True
+        label = labels[i]
+        value = image[z, y, x]
+        best = True
+        for zz in range(max(z - radius, low[0]), min(z + radius + 1, high[0])):
+            for yy in range(max(y - radius, low[1]), min(y + radius + 1, high[1])):
+                for xx in range(max(x - radius, low[2]), min(x + radius + 1, high[2])):
+                    j = index[zz, yy, xx] - 1
+                    if j >= 0 and labels[j] == label and image[zz, yy, xx] > value:
+                        best = False
+                        break
+                if not best:
+                    break
+            if not best:
+                break
+        is_max[i] = best
+    return is_max, inside
+
+
+@numba.njit(cache=True, nogil=True)
+def _keep_spaced(order, coords, labels, index, reach):
+    """Greedy minimum spacing: walk the candidates in ``order`` and keep one unless an already
+    kept candidate of the same object lies within Chebyshev distance ``reach``."""
+    nz, ny, nx = index.shape
+    kept = np.zeros(coords.shape[0], dtype=np.bool_)
+    for position in range(order.shape[0]):
+        i = order[position]
+        z, y, x = coords[i, 0], coords[i, 1], coords[i, 2]
+        clash = False
+        for zz in range(max(z - reach, 0), min(z + reach + 1, nz)):
+            for yy in range(max(y - reach, 0), min(y + reach + 1, ny)):
+                for xx in range(max(x - reach, 0), min(x + reach + 1, nx)):
+                    j = index[zz, yy, xx] - 1
+                    if j >= 0 and kept[j] and labels[j] == labels[i]:
+                        clash = True
+        if not clash:
+            kept[i] = True
+    return kept
+
+
+def _check_min_distance(min_distance) -> int:
+    return check_number(min_distance, "min_distance", minimum=1, integer=True,
+                        hint="It is the smallest distance between two seeds, in voxels; try 2.")
+
+
+def _float_work(image, name: str = "image") -> np.ndarray:
+    """The image as a float array that keeps every value and every tie of the input exactly."""
+    array = np.asarray(image)
+    if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
+                                   or np.issubdtype(array.dtype, np.floating)):
+        return check_image(array, name=name)  # raises the usual message
+    # float32 holds every integer up to 2**24 exactly; wider integers and float64 need float64.
+    return check_image(array, name=name, dtype=np.result_type(array.dtype, np.float32))
+
+
+def find_local_maxima(image, mask, *, min_distance: int = 2) -> np.ndarray:
+    """Local intensity maxima inside each object of a mask (MAXIMA), as watershed seeds.
+
+    Parameters
+    ----------
+    image : array_like, shape (Z, Y, X)
+        Intensities whose maxima mark object centres (the presets use the normalized, unsmoothed
+        image).
+    mask : array_like of bool or int, shape (Z, Y, X)
+        The objects. Each 26-connected component is searched separately.
+    min_distance : int
+        Half-width, in voxels, of the cube in which a seed must be the brightest voxel of its
+        object; two seeds of one object are also at least this far apart (Chebyshev distance).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (Z, Y, X)
+        True at each seed.
+
+    Raises
+    ------
+    ValueError
+        For arrays that are not 3D, shapes that differ, NaN, a float mask or ``min_distance < 1``.
+
+    Notes
+    -----
+    Same result as the reference, i.e. scikit-image's ``peak_local_max(image,
+    labels=label(mask), min_distance=min_distance)`` with its defaults, including:
+
+    * objects are 26-connected components (``skimage.measure.label``'s default), not 6-connected;
+    * no seed lies within ``min_distance`` voxels of the image border (``exclude_border``), and the
+      voxels there are ignored when comparing;
+    * a seed must be brighter than the image minimum (over the whole image);
+    * among equal maxima closer than ``min_distance``, the first in raster order is kept;
+    * an object whose every voxel equals the maximum of its neighbourhood (a constant object)
+      gets seeds on the voxels that a morphological opening removes, e.g. a single voxel.
+
+    See Also
+    --------
+    cut_touching_objects : uses these seeds to split touching objects.
+    """
+    work = _float_work(image)
+    region = check_mask(mask, like=work)
+    min_distance = _check_min_distance(min_distance)
+    peaks = np.zeros(work.shape, dtype=bool)
+    low_full = np.full(3, min_distance, dtype=np.int64)
+    high_full = np.array(work.shape, dtype=np.int64) - min_distance
+    if not region.any() or np.any(high_full <= low_full):
+        return peaks
+    threshold = work.min()
+
+    # Crop to the mask's bounding box: objects, windows and seeds all lie inside it.
+    box = _box_of(region)
+    origin = np.array([start for start, _ in box], dtype=np.int64)
+    crop = tuple(slice(start, stop) for start, stop in box)
+    voxels = _Voxels(region[crop])
+    labels, count = _label_voxels(voxels.coords, voxels.index, _EARLIER_26)
+    # The box outside the border zone, in crop coordinates (clipped to the crop: the kernel
+    # reads only inside it).
+    low = np.maximum(low_full - origin, 0)
+    high = np.minimum(high_full - origin, np.array(region[crop].shape, dtype=np.int64))
+    image_crop = work[crop]
+    is_max, inside = _window_maxima(voxels.coords, labels, voxels.index, image_crop,
+                                    min_distance, low, high)
+    values = image_crop[tuple(voxels.coords.T)]
+    candidate = is_max & (values > threshold)
+
+    # An object whose every voxel (outside the border zone) is a maximum is 'trivial' for
+    # scikit-image: its seeds are then the voxels removed by a binary opening of the object's crop.
+    n_inside = np.bincount(labels[inside], minlength=count + 1)
+    n_max = np.bincount(labels[inside & is_max], minlength=count + 1)
+    trivial = np.flatnonzero((n_inside == n_max) & (n_inside > 0))
+    if trivial.size:
+        trivial_voxel = np.isin(labels, trivial)
+        candidate &= ~trivial_voxel
+        for label in trivial:
+            members = voxels.coords[inside & (labels == label)]
+            start, stop = members.min(axis=0), members.max(axis=0) + 1
+            roi = tuple(slice(a, b) for a, b in zip(start, stop))
+            own = np.zeros(tuple(stop - start), dtype=bool)
+            own[tuple((members - start).T)] = True
+            isolated = own ^ ndimage.binary_opening(own)
+            isolated &= image_crop[roi] > threshold
+            hits = np.argwhere(isolated) + start
+            candidate[voxels.index[tuple(hits.T)] - 1] = True
+
+    chosen = np.flatnonzero(candidate)
+    if min_distance > 1 and chosen.size > 1:
+        # Brightest first; equal values in raster order (scikit-image's stable sort).
+        order = chosen[np.lexsort((chosen, -values[chosen]))]
+        kept = _keep_spaced(order, voxels.coords, labels, voxels.index, min_distance - 1)
+        chosen = np.flatnonzero(kept)
+    hits = voxels.coords[chosen] + origin
+    peaks[tuple(hits.T)] = True
+    return peaks
+
+
+# --------------------------------------------------------------------------------------------------
+# Exact Euclidean distance transform of each object (for WCUT)
+# --------------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def _lower_envelope(f, out, vertex, bound):
+    """1D squared distance transform: out[x] = min_q (x - q)^2 + f[q] (Felzenszwalb-Huttenlocher).
+
+    ``f`` holds squared distances (``_INFINITY`` = none); exact in integer arithmetic.
+    """
+    n = f.shape[0]
+    count = 0
+    s = 0.0
+    for q in range(n):
+        fq = f[q]
+        if fq >= _INFINITY:
+            continue
+        # Drop parabolas hidden by the new one (bound[0] = -inf keeps the first).
+        while count > 0:
+            p = vertex[count - 1]
+            s = ((fq + q * q) - (f[p] + p * p)) / (2.0 * (q - p))
+            if s <= bound[count - 1]:
+                count -= 1
+            else:
+                break
+        if count == 0:
+            vertex[0] = q
+            bound[0] = -np.inf
+        else:
+            vertex[count] = q
+            bound[count] = s
+        bound[count + 1] = np.inf
+        count += 1
+    if count == 0:
+        for x in range(n):
+            out[x] = _INFINITY
+        return
+    k = 0
+    for x in range(n):
+        while bound[k + 1] < x:
+            k += 1
+        d = x - vertex[k]
+        out[x] = d * d + f[vertex[k]]
+
+
+@numba.njit(cache=True, nogil=True)
+def _object_distances(coords, labels, index, boxes, shape, out):
+    """-distance to the nearest background voxel for every voxel, object by object.
+
+    Each object is transformed in its bounding box grown by one voxel (clipped to the image) with
+    every other object's voxels treated as background. Both leave the distances unchanged: the
+    open ball around a voxel that reaches its nearest background voxel contains only voxels
+    face-connected to it (so of its own object), and the nearest background voxel, clamped into
+    the grown box, stays background and is no farther.
+    """
+    nz, ny, nx = shape
+    for k in range(boxes.shape[0]):
+        z0 = max(boxes[k, 0] - 1, 0)
+        z1 = min(boxes[k, 1] + 1, nz)
+        y0 = max(boxes[k, 2] - 1, 0)
+        y1 = min(boxes[k, 3] + 1, ny)
+        x0 = max(boxes[k, 4] - 1, 0)
+        x1 = min(boxes[k, 5] + 1, nx)
+        dz, dy, dx = z1 - z0, y1 - y0, x1 - x0
+        grid = np.empty((dz, dy, dx), dtype=np.int64)
+        for z in range(dz):
+            for y in range(dy):
+                for x in range(dx):
+                    j = index[z0 + z, y0 + y, x0 + x] - 1
+                    grid[z, y, x] = _INFINITY if (j >= 0 and labels[j] == k + 1) else 0
+        longest = max(dz, max(dy, dx))
+        line = np.empty(longest, dtype=np.int64)
+        result = np.empty(longest, dtype=np.int64)
+        vertex = np.empty(longest, dtype=np.int64)
+        bound = np.empty(longest + 1, dtype=np.float64)
+        for z in range(dz):
+            for y in range(dy):
+                for x in range(dx):
+                    line[x] = grid[z, y, x]
+                _lower_envelope(line[:dx], result[:dx], vertex, bound)
+                for x in range(dx):
+                    grid[z, y, x] = result[x]
+        for z in range(dz):
+            for x in range(dx):
+                for y in range(dy):
+                    line[y] = grid[z, y, x]
+                _lower_envelope(line[:dy], result[:dy], vertex, bound)
+                for y in range(dy):
+                    grid[z, y, x] = result[y]
+        for y in range(dy):
+            for x in range(dx):
+                for z in range(dz):
+                    line[z] = grid[z, y, x]
+                _lower_envelope(line[:dz], result[:dz], vertex, bound)
+                for z in range(dz):
+                    grid[z, y, x] = result[z]
+        for z in range(dz):
+            for y in range(dy):
+                for x in range(dx):
+                    j = index[z0 + z, y0 + y, x0 + x] - 1
+                    if j >= 0 and labels[j] == k + 1:
+                        out[j] = -np.sqrt(np.float64(grid[z, y, x]))
+
+
+# --------------------------------------------------------------------------------------------------
+# Flooding: scikit-image's heap watershed, re-implemented
+# --------------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _before(key_a, age_a, key_b, age_b):
+    """Heap order: lower value first, then lower age (scikit-image's ``smaller``)."""
+    if key_a != key_b:
+        return key_a < key_b
+    return age_a < age_b
+
+
+@numba.njit(cache=True, nogil=True)
+def _heap_push(heap, size, key, age, item, source):
+    """Add an entry; returns the (possibly enlarged) heap. Same sift-up as scikit-image."""
+    if size == heap.shape[0]:
+        larger = np.empty((2 * heap.shape[0], 4), dtype=np.int64)
+        larger[:size] = heap[:size]
+        heap = larger
+    child = size
+    while child > 0:
+        parent = (child + 1) // 2 - 1
+        if _before(key, age, heap[parent, 0], heap[parent, 1]):
+            for f in range(4):
+                heap[child, f] = heap[parent, f]
+            child = parent
+        else:
+            break
+    heap[child, 0] = key
+    heap[child, 1] = age
+    heap[child, 2] = item
+    heap[child, 3] = source
+    return heap
+
+
+@numba.njit(cache=True, nogil=True)
+def _heap_pop(heap, size):
+    """Remove the first entry (read it from row 0 before calling); ``size`` is the count before.
+
+    Same as scikit-image: the last entry moves to the top and sinks, at each level towards the
+    smaller child (the left one on a tie).
+    """
+    size -= 1
+    if size == 0:
+        return
+    key, age, item, source = heap[size, 0], heap[size, 1], heap[size, 2], heap[size, 3]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        right = left + 1
+        smallest = -1
+        if _before(heap[left, 0], heap[left, 1], key, age):
+            smallest = left
+        if right < size:
+            if smallest == left:
+                if _before(heap[right, 0], heap[right, 1], heap[left, 0], heap[left, 1]):
+                    smallest = right
+            elif _before(heap[right, 0], heap[right, 1], key, age):
+                smallest = right
+        if smallest < 0:
+            break
+        for f in range(4):
+            heap[i, f] = heap[smallest, f]
+        i = smallest
+    heap[i, 0] = key
+    heap[i, 1] = age
+    heap[i, 2] = item
+    heap[i, 3] = source
+
+
+def _order_keys(values: np.ndarray) -> np.ndarray:
+    """int64 keys that sort exactly like the float64 values (NaN-free; -0.0 counts as 0.0)."""
+    bits = (np.asarray(values, dtype=np.float64) + 0.0).view(np.int64)
+    return np.where(bits < 0, bits ^ np.int64(0x7FFFFFFFFFFFFFFF), bits)
+
+
+@numba.njit(cache=True, nogil=True)
+def _flood(keys, markers, neighbours, offsets, in_mask, output, watershed_line, tied_key):
+    """Marker-controlled flooding, step for step as scikit-image's ``watershed_raveled``.
+
+    The priority queue is the same binary heap (same sift rules), ordered by value (``keys``,
+    see ``_order_keys``), then by push count ("age"; markers all have age 0), so equal values are
+    resolved exactly as there. A voxel enters the queue with the larger of its own value and
+    that of the voxel it was reached from. With watershed lines, a voxel popped next to a voxel
+    of another label becomes a line voxel (scikit-image 0.25 and 0.26 rule); line voxels still
+    pass the flood on. Voxels are addressed either through a neighbour table (``neighbours``,
+    -1 = none; sparse sets) or, when that table is empty, as raveled positions in a padded volume
+    (``offsets``; border voxels must have ``in_mask`` = 0).
+
+    One saving, exact: with watershed lines scikit-image may queue a voxel many times for the
+    same label (every time a line voxel next to it is popped again), which can make it very slow.
+    Such a repeated entry can never change anything: the voxel's earlier entry for that label,
+    with a value no larger (queued values only grow) and a smaller age, is popped first and
+    settles the voxel for good, and what the repeat would queue in turn is again repeated. So
+    repeats are not queued (the age counter still advances, keeping every other entry's key).
+    This is only done once the queue holds no two markers of equal value (``tied_key``: the
+    largest value shared by two markers), because until then the heap's layout, which the
+    repeats change, decides the order of such markers.
+    """
+    use_table = neighbours.shape[0] > 0
+    n_neighbours = neighbours.shape[1] if use_table else offsets.shape[0]
+    heap = np.empty((max(1024, 2 * markers.shape[0]), 4), dtype=np.int64)
+    size = 0
+    tied_pending = 0
+    for m in range(markers.shape[0]):
+        heap = _heap_push(heap, size, keys[markers[m]], 0, markers[m], markers[m])
+        size += 1
+        if keys[markers[m]] <= tied_key:
+            tied_pending += 1
+    # Labels already queued for each voxel (two slots; a third label is simply queued again).
+    queued_first = np.zeros(keys.shape[0] if watershed_line else 0, dtype=np.int32)
+    queued_second = np.zeros(keys.shape[0] if watershed_line else 0, dtype=np.int32)
+    age = 1
+    while size > 0:
+        level = heap[0, 0]
+        popped_age = heap[0, 1]
+        item = heap[0, 2]
+        source = heap[0, 3]
+        _heap_pop(heap, size)
+        size -= 1
+        if popped_age == 0 and level <= tied_key:
+            tied_pending -= 1
+
+        if watershed_line:
+            if output[item] != 0 and item != source:
+                continue  # already labelled through another neighbour
+            # A voxel next to a voxel of another label becomes a line voxel: it is left at 0 and
+            # leaves the mask (it still passes the flood on to its unlabelled neighbours).
+            line = in_mask[item] == 0
+            if not line:
+                own = output[source]
+                for k in range(n_neighbours):
+                    if use_table:
+                        other = neighbours[item, k]
+                        if other < 0:
+                            continue
+                    else:
+                        other = item + offsets[k]
+                    if in_mask[other] and output[other] != 0 and output[other] != own:
+                        in_mask[item] = 0
+                        line = True
+                        break
+            if not line:
+                output[item] = output[source]
+
+        label = output[source]
+        for k in range(n_neighbours):
+            if use_table:
+                other = neighbours[item, k]
+                if other < 0:
+                    continue
+            else:
+                other = item + offsets[k]
+            if not in_mask[other] or output[other] != 0:
+                continue
+            age += 1
+            if not watershed_line:
+                output[other] = output[item]
+            else:
+                if queued_first[other] == label or queued_second[other] == label:
+                    if tied_pending == 0:
+                        continue  # a repeat (see above)
+                elif queued_first[other] == 0:
+                    queued_first[other] = label
+                elif queued_second[other] == 0:
+                    queued_second[other] = label
+            # The cost of a voxel is at least that of the voxel it was reached from.
+            heap = _heap_push(heap, size, max(keys[other], level), age, other, source)
+            size += 1
+
+
+def _largest_tied_key(keys: np.ndarray) -> np.int64:
+    """The largest key shared by two or more markers (the smallest int64 when there is none)."""
+    values, counts = np.unique(keys, return_counts=True)
+    tied = values[counts > 1]
+    return np.int64(tied[-1]) if tied.size else np.int64(np.iinfo(np.int64).min)
+
+
+@numba.njit(cache=True, nogil=True)
+def _face_neighbours(coords, index):
+    """Voxel number of each face neighbour (order -z, -y, -x, +x, +y, +z), -1 when not in the set."""
+    nz, ny, nx = index.shape
+    table = np.full((coords.shape[0], 6), -1, dtype=np.int64)
+    for i in range(coords.shape[0]):
+        z, y, x = coords[i, 0], coords[i, 1], coords[i, 2]
+        if z > 0:
+            table[i, 0] = index[z - 1, y, x] - 1
+        if y > 0:
+            table[i, 1] = index[z, y - 1, x] - 1
+        if x > 0:
+            table[i, 2] = index[z, y, x - 1] - 1
+        if x < nx - 1:
+            table[i, 3] = index[z, y, x + 1] - 1
+        if y < ny - 1:
+            table[i, 4] = index[z, y + 1, x] - 1
+        if z < nz - 1:
+            table[i, 5] = index[z + 1, y, x] - 1
+    return table
+
+
+_NO_TABLE = np.empty((0, 6), dtype=np.int64)
+_NO_OFFSETS = np.empty(0, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------------
+# WCUT
+# --------------------------------------------------------------------------------------------------
+
+
+def _box_of(*masks):
+    """Bounding box of the union of the masks, as per-axis (start, stop); None when all empty."""
+    box = None
+    for mask in masks:
+        for_axis = []
+        for axis in range(3):
+            hits = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
+            if hits.size == 0:
+                for_axis = None
+                break
+            for_axis.append((int(hits[0]), int(hits[-1]) + 1))
+        if for_axis is None:
+            continue
+        box = for_axis if box is None else [(min(a, c), max(b, d)) for (a, b), (c, d) in zip(box, for_axis)]
+    return box
+
+
+def cut_touching_objects(mask, seeds, *, min_size: int = 0) -> np.ndarray:
+    """Split touching objects of a mask with a seeded watershed (WCUT).
+
+    Each seed is grown by one voxel (a 6-neighbour cross); seeds whose crosses touch (26-connected)
+    form one marker. The negated distance transform of the mask is then flooded from the markers
+    inside the mask, with one-voxel watershed lines where two markers meet. The lines are removed
+    from the mask, and so are the regions of fewer than ``min_size`` voxels.
+
+    Parameters
+    ----------
+    mask : array_like of bool or int, shape (Z, Y, X)
+        Objects to split (integers: > 0 is foreground).
+    seeds : array_like of bool or int, shape (Z, Y, X)
+        One or more seeds per object, e.g. from :func:`find_local_maxima`.
+    min_size : int
+        Smallest watershed region to keep, in voxels (0 keeps all). Sizes are counted per region
+        (one per marker), before the regions are merged back into a mask. This is the size
+        filter the reference applies to the watershed result; applying
+        :func:`helpers.morphology.remove_small_objects` to the returned mask instead gives almost,
+        but not exactly, the same mask, because a marker voxel left on a watershed line keeps its
+        label and can join two regions into one component.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (Z, Y, X)
+        The mask without the watershed lines. Parts of the mask that no seed reaches (objects
+        without a seed) are dropped, as in the reference.
+
+    Raises
+    ------
+    ValueError
+        For arrays that are not 3D, shapes that differ, float arrays or a negative ``min_size``.
+
+    Notes
+    -----
+    Equals the reference's ``watershed(-distance_transform_edt(mask), label(dilation(seeds,
+    ball(1))), mask=mask, watershed_line=True)``, followed by its size filter on those labels
+    when ``min_size`` is given, then ``> 0``. Only the mask's voxels are processed.
+    """
+    region = check_mask(mask)
+    seed_mask = check_mask(seeds, name="seeds", like=region)
+    min_size = check_number(min_size, "min_size", minimum=0, integer=True,
+                            hint="It is the smallest region to keep, in voxels.")
+    out = np.zeros(region.shape, dtype=bool)
+    if not region.any() or not seed_mask.any():
+        return out
+    if region.all():
+        return _cut_dense(region, seed_mask, min_size)
+
+    # Crop to the mask and the grown seeds (seed crosses outside the mask can still join two
+    # markers), plus one voxel for the distance transform.
+    box = _box_of(region, seed_mask)
+    box = [(max(a - 2, 0), min(b + 2, n)) for (a, b), n in zip(box, region.shape)]
+    crop = tuple(slice(a, b) for a, b in box)
+    local = region[crop]
+    voxels = _Voxels(local)
+
+    objects, count = _label_voxels(voxels.coords, voxels.index, _EARLIER_6)
+    boxes = _label_boxes(voxels.coords, objects, count)
+    values = np.empty(voxels.size, dtype=np.float64)
+    _object_distances(voxels.coords, objects, voxels.index, boxes, np.array(local.shape), values)
+
+    # Markers: seeds grown by the cross, labelled with full (26-) connectivity, kept in the mask.
+    seed_local = seed_mask[crop]
+    seed_coords = np.column_stack(np.unravel_index(np.flatnonzero(seed_local), seed_local.shape))
+    grown = (seed_coords[:, None, :] + _CROSS_AND_CENTRE[None, :, :]).reshape(-1, 3)
+    inside = np.all((grown >= 0) & (grown < np.array(local.shape)), axis=1)
+    grown_flat = np.unique(np.ravel_multi_index(tuple(grown[inside].T), local.shape))
+    marker_mask = np.zeros(local.shape, dtype=bool)
+    marker_mask.ravel()[grown_flat] = True
+    marker_voxels = _Voxels(marker_mask)
+    marker_labels, _ = _label_voxels(marker_voxels.coords, marker_voxels.index, _EARLIER_26)
+    output = np.zeros(voxels.size, dtype=np.int32)
+    in_region = local.ravel()[grown_flat]
+    output[voxels.index.ravel()[grown_flat[in_region]] - 1] = marker_labels[in_region]
+    markers = np.flatnonzero(output)
+
+    neighbours = _face_neighbours(voxels.coords, voxels.index)
+    in_mask = np.ones(voxels.size, dtype=np.uint8)
+    keys = _order_keys(values)
+    _flood(keys, markers, neighbours, _NO_OFFSETS, in_mask, output, True, _largest_tied_key(keys[markers]))
+    hits = voxels.coords[_large_regions(output, min_size)]
+    out[crop][tuple(hits.T)] = True
+    return out
+
+
+def _large_regions(labels: np.ndarray, min_size: int) -> np.ndarray:
+    """Where ``labels`` is a region of at least ``min_size`` voxels (never where it is 0)."""
+    keep = np.bincount(labels.ravel()) >= min_size
+    keep[0] = False
+    return keep[labels]
+
+
+def _cut_dense(region: np.ndarray, seed_mask: np.ndarray, min_size: int) -> np.ndarray:
+    """WCUT for a mask without any background (the distance map is then scipy's convention)."""
+    distance = ndimage.distance_transform_edt(region)
+    grown = ndimage.binary_dilation(seed_mask, structure=ndimage.generate_binary_structure(3, 1))
+    markers, _ = ndimage.label(grown, structure=np.ones((3, 3, 3)))
+    labels = _flood_volume(-distance, markers * region, region, True)
+    return _large_regions(labels, min_size)
+
+
+def _flood_volume(values: np.ndarray, markers: np.ndarray, mask, watershed_line: bool) -> np.ndarray:
+    """Flood a whole volume (optionally within a mask) from labelled markers; returns int32 labels."""
+    shape = values.shape
+    padded_shape = tuple(n + 2 for n in shape)
+    inner = tuple(slice(1, -1) for _ in shape)
+    in_mask = np.zeros(padded_shape, dtype=np.uint8)
+    in_mask[inner] = 1 if mask is None else mask
+    padded_values = np.zeros(padded_shape, dtype=np.float64)
+    padded_values[inner] = values
+    output = np.zeros(padded_shape, dtype=np.int32)
+    output[inner] = markers
+    output[in_mask == 0] = 0
+    strides = np.array([padded_shape[1] * padded_shape[2], padded_shape[2], 1], dtype=np.int64)
+    offsets = _FACE_OFFSETS @ strides
+    flat_output = output.ravel()
+    keys = _order_keys(padded_values.ravel())
+    markers = np.flatnonzero(flat_output)
+    _flood(keys, markers, _NO_TABLE, offsets, in_mask.ravel(), flat_output, watershed_line,
+           _largest_tied_key(keys[markers]))
+    return np.ascontiguousarray(output[inner])
+
+
+# --------------------------------------------------------------------------------------------------
+# SHELL_SEEDS
+# --------------------------------------------------------------------------------------------------
+
+
+def _otsu_of_profile(profile: np.ndarray) -> float:
+    """Otsu threshold of a histogram whose bins are spread evenly over [0, 1] (reference rule)."""
+    counts = profile.astype(np.float64) + 1e-5
+    step = 1.0 / (counts.size - 1)
+    centres = np.arange(0, 1 + 0.5 * step, step)
+    weight_low = np.cumsum(counts)
+    weight_high = np.cumsum(counts[::-1])[::-1]
+    mean_low = np.cumsum(counts * centres) / weight_low
+    mean_high = (np.cumsum((counts * centres)[::-1]) / weight_high[::-1])[::-1]
+    between = weight_low[:-1] * weight_high[1:] * (mean_low[:-1] - mean_high[1:]) ** 2
+    return float(centres[:-1][np.argmax(between)])
+
+
+def _middle_slice(image: np.ndarray) -> int:
+    """The slice between the two halves of the signal along z (reference 'intensity' method)."""
+    from skimage.filters import threshold_otsu
+
+    profile = np.count_nonzero(image > threshold_otsu(image), axis=(1, 2))
+    return int(round(_otsu_of_profile(profile) * image.shape[0]))
+
+
+def _filament_mask_2d(plane: np.ndarray, scales) -> np.ndarray:
+    """F2 on one 2D image on its own (its own minimum, no blank columns).
+
+    This is how the reference filters the middle slice in SHELL_SEEDS: its 2D filament filter
+    applied to a 2D array, not to a stack.
+    """
+    from .filaments import filament_filter_2d
+
+    return filament_filter_2d(plane[np.newaxis], scales=scales, shared_scale=False)[0]
+
+
+def shell_seeds(image, *, scales=((1, 0.01), (2, 0.01), (3, 0.01)), min_area: int = 400,
+                max_area: int = 40000, background_seed: bool = True) -> np.ndarray:
+    """Seeds for objects enclosed by a bright shell, e.g. nuclei outlined by lamin B1 (SHELL_SEEDS).
+
+    1. The middle slice is chosen by intensity: the voxels above the Otsu threshold of the volume
+       are counted per slice, and the Otsu threshold of that z-profile (as a fraction of the
+       number of slices) gives the slice.
+    2. On that slice the 2D filament filter (F2) finds the shells, and the holes they enclose with
+       an area in ``[min_area, max_area]`` are filled.
+    3. Each filled interior (4-connected, at least ``min_area`` pixels; interiors touching
+       diagonally count as one) gives one seed: a single voxel at its centroid, rounded, on the
+       middle slice.
+    4. With ``background_seed``, the whole first slice (z = 0) becomes the background seed,
+       label :data:`SHELL_BACKGROUND_LABEL` (1); the objects are then numbered from 2.
+
+    Parameters
+    ----------
+    image : array_like, shape (Z, Y, X)
+        The smoothed, normalized image (the presets use a 3D Gaussian with sigma 1).
+    scales : list of (sigma, cutoff)
+        F2 scales in pixels and cutoffs, e.g. ``[(1, 0.01), (2, 0.01), (3, 0.01)]``.
+    min_area, max_area : int
+        Smallest and largest interior of one object on the middle slice, in pixels.
+    background_seed : bool
+        Add the background seed on slice 0.
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape (Z, Y, X)
+        0 everywhere except the seed voxels.
+
+    Raises
+    ------
+    ValueError
+        For an image that is not 3D, NaN, invalid scales, negative areas or
+        ``min_area > max_area``.
+
+    Notes
+    -----
+    The seeds are single voxels at the interiors' centroids (as in the reference), not the
+    interiors themselves; a centroid can fall outside a strongly bent interior. The F2 filter is
+    applied to the middle slice alone, so its scale is set by that slice only (unlike
+    :func:`helpers.filaments.filament_filter_2d` on a stack). As in the reference (see
+    :func:`helpers.morphology.fill_holes`), the background around the objects is itself a hole
+    when its area lies in ``[min_area, max_area]``, which happens on small images (below about
+    200 x 200 pixels with the preset's 40000): it then gets a seed of its own; lower
+    ``max_area`` for such images.
+
+    See Also
+    --------
+    seeded_watershed : grows these seeds into objects.
+    """
+    from skimage.measure import label, regionprops
+
+    work = check_image(image)
+    pairs = check_scales(scales, cutoff_hint="The vesselness lies in [0, 1]; the preset uses 0.01.")
+    min_area = check_number(min_area, "min_area", minimum=0, integer=True,
+                            hint="It is the smallest object interior on the middle slice, in pixels.")
+    max_area = check_number(max_area, "max_area", minimum=0, integer=True,
+                            hint="It is the largest object interior on the middle slice, in pixels.")
+    if min_area > max_area:
+        raise ValueError(f"`min_area` = {min_area} is larger than `max_area` = {max_area}; swap them.")
+    if not isinstance(background_seed, (bool, np.bool_)):
+        raise ValueError(f"`background_seed` must be True or False, got {background_seed!r}.")
+    for axis in (1, 2):
+        if work.shape[axis] < 2:
+            raise ValueError(f"SHELL_SEEDS needs at least 2 pixels along {'ZYX'[axis]}; the image has "
+                             f"shape {work.shape}.")
+    if work.min() == work.max():
+        raise ValueError("`image` is constant, so there is no shell to find; check the input.")
+
+    middle = _middle_slice(_float_work(image))
+    shells = _filament_mask_2d(work[middle], pairs)[np.newaxis]
+    filled = fill_holes(shells, min_size=min_area, max_size=max_area, per_slice=True)
+    interiors = remove_small_objects(filled ^ shells, min_size=min_area, per_slice=True)[0]
+
+    seeds = np.zeros(work.shape, dtype=np.int32)
+    count = 0
+    if background_seed:
+        seeds[0] = SHELL_BACKGROUND_LABEL
+        count = SHELL_BACKGROUND_LABEL
+    for region in regionprops(label(interiors, connectivity=2)):
+        row, column = np.round(region.centroid)
+        count += 1
+        seeds[middle, int(row), int(column)] = count
+    return seeds
+
+
+# --------------------------------------------------------------------------------------------------
+# WSEG
+# --------------------------------------------------------------------------------------------------
+
+
+def seeded_watershed(image, seeds, *, mask=None, watershed_line: bool = True) -> np.ndarray:
+    """Marker-controlled watershed of an image from labelled seeds (WSEG).
+
+    The image is flooded from the seeds in order of increasing intensity, so that regions meet
+    along bright ridges (e.g. the nuclear envelope when flooding the lamin image from the nuclei's
+    centres and the background).
+
+    Parameters
+    ----------
+    image : array_like, shape (Z, Y, X)
+        The landscape to flood (the presets use the normalized image, not smoothed).
+    seeds : array_like of int, shape (Z, Y, X)
+        Labelled seeds, 0 elsewhere (e.g. from :func:`shell_seeds`).
+    mask : array_like of bool, shape (Z, Y, X), optional
+        Restrict the flooding to these voxels.
+    watershed_line : bool
+        Keep one-voxel lines (label 0) between regions (default, as in the presets).
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape (Z, Y, X)
+        The region label of each voxel (the label of the seed it was flooded from); 0 on
+        watershed lines, outside ``mask`` and where no seed reaches.
+
+    Raises
+    ------
+    ValueError
+        For arrays that are not 3D, shapes that differ, NaN or negative seed labels.
+
+    Notes
+    -----
+    Same flooding as scikit-image's ``watershed(image, seeds, mask=mask,
+    watershed_line=watershed_line)`` (face connectivity), which the reference uses; it runs as
+    compiled code here and does not depend on the installed scikit-image version.
+
+    See Also
+    --------
+    drop_background_object : the objects only, without the background seed's region.
+    """
+    work = _float_work(image)
+    markers = check_labels(seeds, name="seeds", like=work)
+    region = None if mask is None else check_mask(mask, like=work)
+    if not isinstance(watershed_line, (bool, np.bool_)):
+        raise ValueError(f"`watershed_line` must be True or False, got {watershed_line!r}.")
+    if markers.max(initial=0) > np.iinfo(np.int32).max:
+        raise ValueError("`seeds` has labels above 2**31 - 1; relabel them consecutively first.")
+    labels = _flood_volume(work.astype(np.float64, copy=False), markers.astype(np.int32, copy=False),
+                           region, bool(watershed_line))
+    return labels
+
+
+def drop_background_object(labels, *, background_label: int = SHELL_BACKGROUND_LABEL) -> np.ndarray:
+    """The objects of a seeded watershed, without the background region (lamin B1 interphase).
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (Z, Y, X)
+        Output of :func:`seeded_watershed`.
+    background_label : int
+        Label of the background seed; :func:`shell_seeds` uses :data:`SHELL_BACKGROUND_LABEL` (1).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (Z, Y, X)
+        True in every region except the background one (and except watershed lines).
+
+    Raises
+    ------
+    ValueError
+        For an array that is not 3D, not integer, with negative labels, or a ``background_label``
+        that is not a positive whole number.
+    """
+    work = check_labels(labels)
+    background_label = check_number(background_label, "background_label", minimum=1, integer=True,
+                                    hint="Use the label of the background seed, e.g. 1.")
+    return (work > 0) & (work != background_label)
+
+
+# --------------------------------------------------------------------------------------------------
+# BOUNDARY
+# --------------------------------------------------------------------------------------------------
+
+
+def object_boundaries(labels, *, connectivity: int = 1, mode: str = "thick") -> np.ndarray:
+    """Boundary voxels of labelled objects (BOUNDARY), as scikit-image's ``find_boundaries``.
+
+    Parameters
+    ----------
+    labels : array_like of int or bool, shape (Z, Y, X)
+        Label image (0 = background) or a binary mask.
+    connectivity : int
+        Neighbourhood that defines a boundary: 1 (faces, default), 2 (faces and edges) or 3 (all
+        26 neighbours).
+    mode : {"thick", "inner", "outer"}
+        "thick": voxels with a neighbour of another label, on both sides of each border (the
+        preset); "inner": only the voxels inside objects; "outer": only those outside them.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (Z, Y, X)
+
+    Raises
+    ------
+    ValueError
+        For an array that is not 3D, a float array, negative labels, an unknown mode or a
+        connectivity other than 1, 2 or 3.
+    """
+    from skimage.segmentation import find_boundaries
+
+    work = check_labels(labels)
+    connectivity = check_number(connectivity, "connectivity", minimum=1, maximum=3, integer=True,
+                                hint="1 = faces, 2 = faces and edges, 3 = all 26 neighbours.")
+    mode = check_choice(mode, "mode", ("thick", "inner", "outer"))
+    out = np.zeros(work.shape, dtype=bool)
+    box = _box_of(work > 0)
+    if box is None:
+        return out
+    # Boundaries lie within one voxel of an object, and the grown box's outer layer is
+    # background on every side that is not the image border, so the crop gives the same answer.
+    box = [(max(a - 1, 0), min(b + 1, n)) for (a, b), n in zip(box, work.shape)]
+    crop = tuple(slice(a, b) for a, b in box)
+    out[crop] = find_boundaries(work[crop], connectivity=connectivity, mode=mode)
+    return out
