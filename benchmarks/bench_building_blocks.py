@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -146,9 +145,17 @@ def prepare_inputs() -> dict[str, Path]:
 # the child: one block, one implementation, one process
 # ----------------------------------------------------------------------------------------------
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def _memory_status(field: str) -> int:
+    """VmRSS (now) or VmHWM (peak) of this process in bytes, from /proc/self/status.
+
+    VmHWM belongs to this process's own address space; getrusage's ru_maxrss would also carry
+    the parent's peak across exec on Linux.
+    """
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not found in /proc/self/status")
 
 
 def child(impl: str, blocks: str, params: dict, inputs: list[str], repeats: int) -> dict:
@@ -178,15 +185,16 @@ def child(impl: str, blocks: str, params: dict, inputs: list[str], repeats: int)
                 return run_block(block, params, {str(i): a for i, a in enumerate(x)},
                                  [str(i) for i in range(len(x))])
         warm_up = None
-    best = np.inf
-    rss_before = _rss_bytes()
+    best, rss_before = np.inf, None
     for _ in range(repeats):
-        x = [arrays[n].copy() for n in names]
+        x = [arrays[n].copy() for n in names]  # the reference edits its input: a fresh copy each time
+        if rss_before is None:
+            rss_before = _memory_status("VmRSS")
         started = time.perf_counter()
         _run_chain(call, blocks, x)
         best = min(best, time.perf_counter() - started)
         del x
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _memory_status("VmHWM")
     return {"wall_s": best, "peak_gb": peak / 1e9, "increase_gb": max(0, peak - rss_before) / 1e9,
             "warm_up_s": warm_up}
 

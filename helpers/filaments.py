@@ -15,9 +15,8 @@ angiographic images", IEEE Transactions on Medical Imaging 35(9), 2016.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
-
 from . import _hessian_kernels as kernels
+from . import _separable
 from ._checks import check_image, check_number, check_scales
 
 __all__ = [
@@ -41,9 +40,8 @@ def _check_sigma(sigma) -> float:
                         hint="sigma is about the filament radius in voxels; try 1.")
 
 
-def _smooth(image: np.ndarray, sigma, ) -> np.ndarray:
-    return np.ascontiguousarray(
-        ndimage.gaussian_filter(image, sigma=sigma, mode="nearest", truncate=_TRUNCATE), dtype=np.float32)
+def _smooth(image: np.ndarray, sigma) -> np.ndarray:
+    return _separable.gaussian_filter(image, sigma, mode="nearest", truncate=_TRUNCATE)
 
 
 def _require_length(image: np.ndarray, axes, what: str) -> None:
@@ -159,8 +157,7 @@ def filament_filter_3d(image, *, scales) -> np.ndarray:
 def _large_eigenvalue_2d(side_by_side: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Larger-magnitude 2D Hessian eigenvalue of each (Y, X) slice of a (Z, Y, X) array, and its
     per-slice minimum."""
-    smoothed = ndimage.gaussian_filter(side_by_side, sigma=(0.0, sigma, sigma), mode="nearest",
-                                       truncate=_TRUNCATE)
+    smoothed = _smooth(side_by_side, (0.0, sigma, sigma))
     gy, gx = np.gradient(smoothed, axis=(1, 2))
     del smoothed
     large = np.empty(side_by_side.shape, dtype=np.float32)

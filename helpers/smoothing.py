@@ -7,8 +7,7 @@ modify their input.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
-
+from . import _separable
 from ._anisotropic_diffusion import gradient_anisotropic_diffusion
 from ._checks import check_image, check_number
 
@@ -45,7 +44,7 @@ def gaussian_smooth_3d(image, *, sigma: float = 1.0) -> np.ndarray:
     sigma = _check_sigma(sigma)
     if sigma == 0:
         return work.copy()
-    return ndimage.gaussian_filter(work, sigma=sigma, mode="nearest", truncate=TRUNCATE)
+    return _separable.gaussian_filter(work, sigma, mode="nearest", truncate=TRUNCATE)
 
 
 def gaussian_smooth_2d(image, *, sigma: float = 1.0) -> np.ndarray:
@@ -67,7 +66,7 @@ def gaussian_smooth_2d(image, *, sigma: float = 1.0) -> np.ndarray:
     if sigma == 0:
         return work.copy()
     # A zero sigma along z leaves slices independent: identical to filtering slice by slice.
-    return ndimage.gaussian_filter(work, sigma=(0.0, sigma, sigma), mode="nearest", truncate=TRUNCATE)
+    return _separable.gaussian_filter(work, (0.0, sigma, sigma), mode="nearest", truncate=TRUNCATE)
 
 
 def edge_preserving_smooth(image, *, iterations: int = 10, conductance: float = 1.2,

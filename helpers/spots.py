@@ -10,8 +10,7 @@ preset cutoffs keep their meaning.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
-
+from . import _separable
 from ._checks import check_image, check_number, check_scales
 
 __all__ = ["spot_response_3d", "spot_filter_3d", "spot_response_2d", "spot_filter_2d"]
@@ -25,21 +24,20 @@ def _check_sigma(sigma) -> float:
                         hint="sigma is about the spot radius in voxels; try 1.")
 
 
-def _response_3d(work: np.ndarray, sigma: float) -> np.ndarray:
-    response = ndimage.gaussian_laplace(work, sigma)
+def _response(work: np.ndarray, sigma: float, sigmas) -> np.ndarray:
+    # The same passes, in the same order, as scipy.ndimage.gaussian_laplace (on each slice for
+    # sigma 0 along z), spread over the cores; identical results, see helpers._separable.
+    response = _separable.gaussian_laplace(work, sigmas)
     response *= np.float32(-(sigma**2))
     return response
+
+
+def _response_3d(work: np.ndarray, sigma: float) -> np.ndarray:
+    return _response(work, sigma, (sigma, sigma, sigma))
 
 
 def _response_2d(work: np.ndarray, sigma: float) -> np.ndarray:
-    # The 2D Laplacian of each slice: second derivative along y plus along x, smoothing within the
-    # slice only (sigma 0 along z leaves slices independent). Same passes, in the same order, as
-    # scipy's 2D gaussian_laplace on each slice, so the result is identical to a slice loop.
-    sigmas = (0.0, sigma, sigma)
-    response = ndimage.gaussian_filter(work, sigmas, order=(0, 2, 0), mode="reflect")
-    response += ndimage.gaussian_filter(work, sigmas, order=(0, 0, 2), mode="reflect")
-    response *= np.float32(-(sigma**2))
-    return response
+    return _response(work, sigma, (0.0, sigma, sigma))
 
 
 def spot_response_3d(image, *, sigma: float) -> np.ndarray:
