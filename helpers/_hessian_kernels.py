@@ -105,31 +105,105 @@ def _sort_by_magnitude_3(l0, l1, l2):
     return a, b, c
 
 
-@numba.njit(parallel=True, cache=True)
-def hessian_eigenvalues_3d(gz, gy, gx, scale, out_small, out_middle, out_large, slice_minimum_large):
-    """Eigenvalues of the scaled 3D Hessian, ordered by magnitude.
+@numba.njit(cache=True)
+def _plane_gradient_z(s, z, out):
+    """numpy.gradient of the volume ``s`` along z, at plane ``z``, into the (Y, X) plane ``out``."""
+    nz, ny, nx = s.shape
+    if z == 0:
+        for y in range(ny):
+            for x in range(nx):
+                out[y, x] = s[1, y, x] - s[0, y, x]
+    elif z == nz - 1:
+        for y in range(ny):
+            for x in range(nx):
+                out[y, x] = s[z, y, x] - s[z - 1, y, x]
+    else:
+        for y in range(ny):
+            for x in range(nx):
+                out[y, x] = (s[z + 1, y, x] - s[z - 1, y, x]) * _HALF
 
-    ``gz, gy, gx`` are the first derivatives (numpy.gradient) of the smoothed image; the Hessian
-    is their gradient. Writes float32 eigenvalues into the three output arrays and, per z-slice,
-    the minimum of the largest-magnitude eigenvalue into ``slice_minimum_large``.
+
+@numba.njit(cache=True)
+def _plane_gradient_y(plane, out):
+    """numpy.gradient of a (Y, X) plane along y."""
+    ny, nx = plane.shape
+    for x in range(nx):
+        out[0, x] = plane[1, x] - plane[0, x]
+        out[ny - 1, x] = plane[ny - 1, x] - plane[ny - 2, x]
+    for y in range(1, ny - 1):
+        for x in range(nx):
+            out[y, x] = (plane[y + 1, x] - plane[y - 1, x]) * _HALF
+
+
+@numba.njit(cache=True)
+def _plane_gradient_x(plane, out):
+    """numpy.gradient of a (Y, X) plane along x."""
+    ny, nx = plane.shape
+    for y in range(ny):
+        out[y, 0] = plane[y, 1] - plane[y, 0]
+        out[y, nx - 1] = plane[y, nx - 1] - plane[y, nx - 2]
+        for x in range(1, nx - 1):
+            out[y, x] = (plane[y, x + 1] - plane[y, x - 1]) * _HALF
+
+
+@numba.njit(parallel=True, cache=True)
+def hessian_eigenvalues_3d(smoothed, scale, out_small, out_middle, out_large, slice_minimum_large):
+    """Eigenvalues of the scaled 3D Hessian of ``smoothed``, ordered by magnitude.
+
+    The Hessian is numpy.gradient applied twice, exactly; it is built one z-plane at a time in
+    small per-slice buffers, so no gradient volume is ever stored. Writes float32 eigenvalues into
+    the three (Z, Y, X) outputs (``out_small`` may be a dummy of shape (1, 1, 1) when not needed)
+    and, per z-slice, the minimum of the largest-magnitude eigenvalue into ``slice_minimum_large``.
     """
-    nz, ny, nx = gz.shape
+    nz, ny, nx = smoothed.shape
     scale32 = np.float32(scale)
+    keep_small = out_small.shape == smoothed.shape
     for z in numba.prange(nz):
+        gz = np.empty((ny, nx), np.float32)
+        g_other = np.empty((ny, nx), np.float32)
+        hzz = np.empty((ny, nx), np.float32)
+        hzy = np.empty((ny, nx), np.float32)
+        hzx = np.empty((ny, nx), np.float32)
+        hyy = np.empty((ny, nx), np.float32)
+        hyx = np.empty((ny, nx), np.float32)
+        hxx = np.empty((ny, nx), np.float32)
+        # d/dz of d/dz: the z-gradient at the neighbouring planes (one-sided at the ends)
+        if z == 0:
+            _plane_gradient_z(smoothed, 0, gz)
+            _plane_gradient_z(smoothed, 1, g_other)
+            for y in range(ny):
+                for x in range(nx):
+                    hzz[y, x] = g_other[y, x] - gz[y, x]
+        elif z == nz - 1:
+            _plane_gradient_z(smoothed, z - 1, g_other)
+            _plane_gradient_z(smoothed, z, gz)
+            for y in range(ny):
+                for x in range(nx):
+                    hzz[y, x] = gz[y, x] - g_other[y, x]
+        else:
+            _plane_gradient_z(smoothed, z - 1, g_other)
+            _plane_gradient_z(smoothed, z + 1, hzz)
+            for y in range(ny):
+                for x in range(nx):
+                    hzz[y, x] = (hzz[y, x] - g_other[y, x]) * _HALF
+            _plane_gradient_z(smoothed, z, gz)
+        _plane_gradient_y(gz, hzy)
+        _plane_gradient_x(gz, hzx)
+        _plane_gradient_y(smoothed[z], g_other)
+        _plane_gradient_y(g_other, hyy)
+        _plane_gradient_x(g_other, hyx)
+        _plane_gradient_x(smoothed[z], g_other)
+        _plane_gradient_x(g_other, hxx)
         slice_min = np.inf
         for y in range(ny):
             for x in range(nx):
-                hzz = _derivative(gz, z, y, x, 0) * scale32
-                hzy = _derivative(gz, z, y, x, 1) * scale32
-                hzx = _derivative(gz, z, y, x, 2) * scale32
-                hyy = _derivative(gy, z, y, x, 1) * scale32
-                hyx = _derivative(gy, z, y, x, 2) * scale32
-                hxx = _derivative(gx, z, y, x, 2) * scale32
                 l0, l1, l2 = _symmetric_eigenvalues_3(
-                    np.float64(hzz), np.float64(hyy), np.float64(hxx),
-                    np.float64(hzy), np.float64(hzx), np.float64(hyx))
+                    np.float64(hzz[y, x] * scale32), np.float64(hyy[y, x] * scale32),
+                    np.float64(hxx[y, x] * scale32), np.float64(hzy[y, x] * scale32),
+                    np.float64(hzx[y, x] * scale32), np.float64(hyx[y, x] * scale32))
                 s0, s1, s2 = _sort_by_magnitude_3(np.float32(l0), np.float32(l1), np.float32(l2))
-                out_small[z, y, x] = s0
+                if keep_small:
+                    out_small[z, y, x] = s0
                 out_middle[z, y, x] = s1
                 out_large[z, y, x] = s2
                 if s2 < slice_min:
@@ -158,7 +232,10 @@ def _jerman_response(l2, lr):
 
 @numba.njit(parallel=True, cache=True)
 def vesselness_3d(middle, large, tau_min_large, out):
-    """F3 response: R from the middle and largest eigenvalues (see filaments.filament_response_3d)."""
+    """F3 response: R from the middle and largest eigenvalues (see filaments.filament_response_3d).
+
+    ``out`` may be ``middle`` itself (the response overwrites the eigenvalue it was computed from).
+    """
     nz, ny, nx = middle.shape
     for z in numba.prange(nz):
         for y in range(ny):

@@ -74,10 +74,9 @@ def hessian_eigenvalues_3d(image, *, sigma: float) -> np.ndarray:
     work = check_image(image)
     sigma = _check_sigma(sigma)
     _require_length(work, (0, 1, 2), "The 3D Hessian")
-    gz, gy, gx = np.gradient(_smooth(work, sigma))
     out = np.empty((3,) + work.shape, dtype=np.float32)
     minima = np.empty(work.shape[0], dtype=np.float32)
-    kernels.hessian_eigenvalues_3d(gz, gy, gx, sigma * sigma, out[0], out[1], out[2], minima)
+    kernels.hessian_eigenvalues_3d(_smooth(work, sigma), sigma * sigma, out[0], out[1], out[2], minima)
     return out
 
 
@@ -110,19 +109,18 @@ def filament_response_3d(image, *, sigma: float) -> np.ndarray:
 
 
 def _response_3d(work: np.ndarray, sigma: float) -> np.ndarray:
-    # First derivatives with numpy.gradient itself (the reference's exact arithmetic); the
-    # kernel takes their gradient voxel by voxel, so the 3x3 Hessian is never stored.
-    gz, gy, gx = np.gradient(_smooth(work, sigma))
+    # The kernel builds the Hessian plane by plane (numpy.gradient applied twice, the reference's
+    # exact arithmetic) and keeps only the two eigenvalues the response needs.
+    smoothed = _smooth(work, sigma)
     middle = np.empty(work.shape, dtype=np.float32)
     large = np.empty(work.shape, dtype=np.float32)
     minima = np.empty(work.shape[0], dtype=np.float32)
-    # The smallest eigenvalue is not needed: let it land in the output buffer, overwritten below.
-    out = np.empty(work.shape, dtype=np.float32)
-    kernels.hessian_eigenvalues_3d(gz, gy, gx, sigma * sigma, out, middle, large, minima)
-    del gz, gy, gx
+    unused_small = np.empty((1, 1, 1), dtype=np.float32)
+    kernels.hessian_eigenvalues_3d(smoothed, sigma * sigma, unused_small, middle, large, minima)
+    del smoothed
     tau_min = np.float32(TAU) * minima.min()
-    kernels.vesselness_3d(middle, large, tau_min, out)
-    return out
+    kernels.vesselness_3d(middle, large, tau_min, middle)  # the response replaces `middle`
+    return middle
 
 
 def filament_filter_3d(image, *, scales) -> np.ndarray:
