@@ -3,11 +3,11 @@
 The goldens (tests/goldens/*.npz) were made by tests/goldens/make_goldens.py in the reference's own
 environment. Each case feeds our function the same stored input the reference got and compares:
 
-* float outputs: |ours - reference| <= 1e-4 * max|reference| at every voxel (1e-4 relative to
-  the image's scale; most blocks agree far more closely, see FLOAT_TOLERANCE);
-* binary outputs: identical, except the Hessian-based filters where float rounding in the
-  eigenvalue solver may flip voxels lying exactly at the cutoff: Dice >= 0.99 there;
-* label images and scalars: identical.
+* float outputs: |ours - reference| <= 1e-6 * max|reference| at every voxel (the issue asks for
+  1e-4; measured: 0 for most blocks, 1.2e-7 for the vesselness responses, whose last bits depend
+  on the order of float32 operations);
+* binary outputs and label images: identical, voxel for voxel;
+* scalars (thresholds, suggested parameters): equal to 1e-6 relative.
 """
 
 from __future__ import annotations
@@ -22,22 +22,8 @@ from helpers import filaments, morphology, normalization, smoothing, spots, thre
 
 GOLDENS = Path(__file__).parent / "goldens"
 
-#: Relative tolerance (to max |reference|) per float block; the issue's bar is 1e-4.
-FLOAT_TOLERANCE = {
-    "min_max": 1e-6,
-    "auto_contrast": 1e-5,
-    "auto_contrast_in_range": 1e-5,
-    "gaussian_3d": 1e-6,
-    "gaussian_2d": 1e-6,
-    "edge_preserving": 1e-4,
-    "hessian_eigenvalues_3d": 1e-5,
-    "filament_response_3d": 1e-4,
-    "filament_response_2d": 1e-4,
-    "spot_response_3d": 1e-6,
-    "spot_response_2d": 1e-6,
-}
-#: Binary blocks whose reference output depends on an eigenvalue solver's last bits.
-DICE_ONLY = {"filament_filter_3d", "filament_filter_2d"}
+#: Relative tolerance (to max |reference|) for float outputs.
+FLOAT_TOLERANCE = 1e-6
 
 
 def _scales(params):
@@ -141,11 +127,6 @@ def _golden(path: Path):
     return _CACHE[path]
 
 
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = a.sum() + b.sum()
-    return 1.0 if total == 0 else 2.0 * np.logical_and(a, b).sum() / total
-
-
 def test_goldens_exist_for_every_kind():
     names = {p.stem for p in GOLDENS.glob("*.npz")}
     assert {"filaments", "dots", "shells", "nucleoli"} <= names
@@ -166,16 +147,11 @@ def test_block_equals_reference(path, output):
     if kind == "float":
         assert ours.dtype == np.float32
         scale = float(np.abs(expected).max()) or 1.0
-        tolerance = FLOAT_TOLERANCE[case["block"]]
         worst = float(np.abs(ours.astype(np.float64) - expected).max()) / scale
-        assert worst <= tolerance, f"max relative difference {worst:.2e} > {tolerance:.0e}"
+        assert worst <= FLOAT_TOLERANCE, f"max relative difference {worst:.2e} > {FLOAT_TOLERANCE:.0e}"
     elif kind == "bool":
         assert ours.dtype == bool
-        if case["block"] in DICE_ONLY:
-            assert dice(ours, expected) >= 0.99
-            assert np.count_nonzero(ours != expected) <= max(3, 0.005 * expected.sum())
-        else:
-            np.testing.assert_array_equal(ours, expected)
+        np.testing.assert_array_equal(ours, expected)
     elif kind == "labels":
         np.testing.assert_array_equal(ours, expected)
     else:
