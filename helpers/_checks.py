@@ -17,7 +17,6 @@ __all__ = [
     "check_labels",
     "check_number",
     "check_choice",
-    "check_scales",
 ]
 
 
@@ -216,29 +215,3 @@ def check_choice(value, name: str, choices) -> str:
     raise ValueError(
         f"`{name}` = {value!r} is not a known method; choose one of: {', '.join(choices)}."
     )
-
-
-def check_scales(scales, name: str = "scales", *, cutoff_range=(0.0, 1.0), cutoff_hint: str = "") -> list[tuple[float, float]]:
-    """Validate a list of (sigma, cutoff) pairs for the multi-scale filters.
-
-    A single pair may be given as a tuple. sigma must be > 0; cutoff must lie in ``cutoff_range``.
-    """
-    if isinstance(scales, tuple) and len(scales) == 2 and all(isinstance(v, numbers.Real) for v in scales):
-        scales = [scales]
-    try:
-        pairs = [tuple(pair) for pair in scales]
-    except TypeError:
-        pairs = None
-    if not pairs or any(len(pair) != 2 for pair in pairs):
-        raise ValueError(
-            f"`{name}` must be a non-empty list of (sigma, cutoff) pairs, e.g. [(1.0, 0.01)]; "
-            f"got {scales!r}."
-        )
-    checked = []
-    for sigma, cutoff in pairs:
-        sigma = check_number(sigma, f"{name}: sigma", minimum=0.0, min_inclusive=False,
-                             hint="sigma is the structure radius in voxels; try 1.")
-        cutoff = check_number(cutoff, f"{name}: cutoff", minimum=cutoff_range[0], maximum=cutoff_range[1],
-                              hint=cutoff_hint)
-        checked.append((sigma, cutoff))
-    return checked

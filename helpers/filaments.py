@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from . import _hessian_kernels as kernels
 from . import _separable
-from ._checks import check_image, check_number, check_scales
+from ._checks import check_image, check_number
+from ._scales import check_scales, union_over_scales
 
 __all__ = [
     "hessian_eigenvalues_3d",
@@ -146,10 +147,7 @@ def filament_filter_3d(image, *, scales) -> np.ndarray:
     work = check_image(image)
     pairs = check_scales(scales, cutoff_hint=_CUTOFF_HINT)
     _require_length(work, (0, 1, 2), "The 3D filament filter")
-    result = np.zeros(work.shape, dtype=bool)
-    for sigma, cutoff in pairs:
-        result |= _response_3d(work, sigma) > np.float32(cutoff)
-    return result
+    return union_over_scales(work, pairs, _response_3d)
 
 
 def _large_eigenvalue_2d(side_by_side: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -268,7 +266,5 @@ def filament_filter_2d(image, *, scales, shared_scale: bool = True) -> np.ndarra
     work = check_image(image)
     pairs = check_scales(scales, cutoff_hint=_CUTOFF_HINT)
     _require_length(work, (1, 2), "The 2D filament filter")
-    result = np.zeros(work.shape, dtype=bool)
-    for sigma, cutoff in pairs:
-        result |= _response_2d(work, sigma, bool(shared_scale)) > np.float32(cutoff)
-    return result
+    shared_scale = bool(shared_scale)
+    return union_over_scales(work, pairs, lambda image, sigma: _response_2d(image, sigma, shared_scale))

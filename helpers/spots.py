@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 from . import _separable
-from ._checks import check_image, check_number, check_scales
+from ._checks import check_image, check_number
+from ._scales import check_scales, union_over_scales
 
 __all__ = ["spot_response_3d", "spot_filter_3d", "spot_response_2d", "spot_filter_2d"]
 
@@ -74,10 +75,7 @@ def spot_filter_3d(image, *, scales) -> np.ndarray:
     """
     work = check_image(image)
     pairs = check_scales(scales, cutoff_range=_CUTOFF_RANGE, cutoff_hint=_CUTOFF_HINT)
-    result = np.zeros(work.shape, dtype=bool)
-    for sigma, cutoff in pairs:
-        result |= _response_3d(work, sigma) > np.float32(cutoff)
-    return result
+    return union_over_scales(work, pairs, _response_3d)
 
 
 def spot_response_2d(image, *, sigma: float) -> np.ndarray:
@@ -115,7 +113,4 @@ def spot_filter_2d(image, *, scales) -> np.ndarray:
     """
     work = check_image(image)
     pairs = check_scales(scales, cutoff_range=_CUTOFF_RANGE, cutoff_hint=_CUTOFF_HINT)
-    result = np.zeros(work.shape, dtype=bool)
-    for sigma, cutoff in pairs:
-        result |= _response_2d(work, sigma) > np.float32(cutoff)
-    return result
+    return union_over_scales(work, pairs, _response_2d)

@@ -27,7 +27,8 @@ import numba
 import numpy as np
 from scipy import ndimage
 
-from ._checks import check_choice, check_image, check_labels, check_mask, check_number, check_scales
+from ._checks import check_choice, check_image, check_labels, check_mask, check_number
+from ._scales import check_scales
 from .morphology import fill_holes, remove_small_objects
 
 __all__ = [

@@ -28,9 +28,8 @@ import numpy as np
 from scipy import ndimage
 
 import skimage
-from skimage.feature import peak_local_max  # noqa: F401  (imported for the version record)
 from skimage.measure import label
-from skimage.morphology import ball, dilation, medial_axis, remove_small_objects
+from skimage.morphology import ball, dilation, medial_axis
 from skimage.segmentation import find_boundaries, watershed
 
 import aicssegmentation
