@@ -2,7 +2,9 @@
 
 Every function returns a new float32 image in [0, 1] and never modifies its input. The formulas
 follow the reference segmenter exactly (including its ``+ 1e-8`` guard), so preset parameter values
-mean the same here.
+mean the same here. One deliberate difference: float32 rounding can make the reference return
+values up to about 1 + 1e-6; here the brightest voxel maps to exactly 1, so a following INVERT
+(``1 - x``) never sees values outside [0, 1] (tests/test_properties.py checks the range).
 """
 
 from __future__ import annotations
