@@ -52,7 +52,9 @@ def test_filament_responses_are_bounded(image, sigma):
     for response in (filaments.filament_response_3d(image, sigma=sigma),
                      filaments.filament_response_2d(image, sigma=sigma)):
         assert np.isfinite(response).all()
-        assert response.min() >= 0 and response.max() <= 1
+        # Mathematically in [0, 1]; float32 rounding (kept for parity with the reference) can
+        # reach 1 + 1 ulp. Cutoffs are at most 0.5, so masks never depend on it.
+        assert response.min() >= 0 and response.max() <= 1 + 2e-7
 
 
 @SETTINGS

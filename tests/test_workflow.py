@@ -51,17 +51,18 @@ def test_names_are_case_insensitive_and_unknown_names_get_suggestions():
 def test_changing_one_parameter_recomputes_only_that_step_and_what_follows(image):
     preset = workflow.load_preset("sec61b")
     first = workflow.run(preset, image)
-    assert first.recomputed == ["normalized", "smoothed", "filaments", "mask"]
+    all_steps = ["normalized", "smoothed", "filaments", "large", "per_slice", "mask"]
+    assert first.recomputed == all_steps
     again = workflow.run(preset, image, previous=first)
     assert again.recomputed == [] and np.array_equal(again.mask, first.mask)
     tuned = preset.with_parameters("filaments", scales=[[1, 0.05]])
     second = workflow.run(tuned, image, previous=first)
-    assert second.recomputed == ["filaments", "mask"]
+    assert second.recomputed == ["filaments", "large", "per_slice", "mask"]
     assert second.images["smoothed"] is first.images["smoothed"]
     np.testing.assert_array_equal(second.mask, workflow.run(tuned, image).mask)
     assert second.mask.sum() > first.mask.sum()  # a lower cutoff keeps more
     other_image = workflow.run(preset, image[:, ::-1].copy(), previous=first)
-    assert other_image.recomputed == ["normalized", "smoothed", "filaments", "mask"]
+    assert other_image.recomputed == all_steps
 
 
 def test_intermediates_can_be_dropped_for_batch_runs(image):
@@ -96,15 +97,15 @@ def _write(tmp_path, mutate):
 BROKEN = {
     "unknown algorithm": (lambda d: d["steps"][2].update(algorithm="filament_filter_3"),
                           r"step 'filaments': unknown algorithm 'filament_filter_3'.*Did you mean filament_filter_3d"),
-    "unknown parameter": (lambda d: d["steps"][3]["parameters"].update(min_volume=3),
+    "unknown parameter": (lambda d: d["steps"][-1]["parameters"].update(min_volume=3),
                           r"step 'mask': unknown parameter\(s\) min_volume .*allowed: min_size, per_slice"),
-    "missing input": (lambda d: d["steps"][3].update(inputs={}), r"step 'mask': missing input\(s\) mask"),
-    "dangling input": (lambda d: d["steps"][3].update(inputs={"mask": "filament"}),
+    "missing input": (lambda d: d["steps"][-1].update(inputs={}), r"step 'mask': missing input\(s\) mask"),
+    "dangling input": (lambda d: d["steps"][-1].update(inputs={"mask": "filament"}),
                        r"step 'mask': input 'mask' refers to 'filament', which is not a step"),
     "cycle": (lambda d: d["steps"][0].update(inputs={"image": "mask"}), r"cycle \(.*->.*\)"),
     "out of range": (lambda d: d["steps"][2]["parameters"].update(scales=[[1, 0.9]]),
                      r"step 'filaments': parameter 'scales'\[0\] cutoff = 0.9 is out of range; use a value in \[0.005, 0.5\]"),
-    "negative size": (lambda d: d["steps"][3]["parameters"].update(min_size=-1), r"min_size.*out of range"),
+    "negative size": (lambda d: d["steps"][-1]["parameters"].update(min_size=-1), r"min_size.*out of range"),
     "wrong type": (lambda d: d["steps"][1]["parameters"].update(iterations="ten"), r"iterations.*must be a number"),
     "duplicate id": (lambda d: d["steps"][1].update(id="normalized"), r"used twice"),
     "bad output": (lambda d: d.update(output="final"), r"'output' = 'final' must be the id of a step"),
