@@ -2,7 +2,9 @@
 
 One module per algorithm family (STYLE.md): :mod:`helpers.io`, :mod:`helpers.normalization`,
 :mod:`helpers.smoothing`, :mod:`helpers.filaments`, :mod:`helpers.spots`, :mod:`helpers.thresholds`,
-:mod:`helpers.watershed`, :mod:`helpers.morphology`. Import the module you need, e.g.
+:mod:`helpers.watershed`, :mod:`helpers.morphology`; the workflow engine (:mod:`helpers.registry`,
+:mod:`helpers.workflow`, presets in ``helpers/presets/``) and batch processing (:mod:`helpers.batch`,
+the ``segmenter`` command in :mod:`helpers.cli`). Import the module you need, e.g.
 ``from helpers import filaments``.
 """
 

@@ -2,11 +2,18 @@
 
     segmenter --version
     segmenter info IMAGE [--channel C] [--time T] [--promote-2d]
+    segmenter presets
+    segmenter show NAME_OR_FILE
+    segmenter run WORKFLOW INPUT... -o OUTDIR [--channel C] [--workers N] [--scheduler ADDRESS]
+    segmenter cluster [--workers N] [--port P]
 
 ``info`` reads an image the way every workflow will (a (Z, Y, X) stack and its voxel size) and
 reports what a user needs before tuning: shape, dtype, voxel size, intensity statistics, and the
-auto-contrast parameters suggested for it. Errors are printed as one line saying what to do,
-with exit code 2.
+auto-contrast parameters suggested for it. ``presets`` lists the built-in workflows, ``show`` prints
+one workflow's steps and parameters, ``run`` applies a workflow to files, folders and glob patterns
+(see :mod:`helpers.batch`), and ``cluster`` starts a Dask cluster on this machine for ``run
+--scheduler``. Usage errors are printed as one line saying what to do, with exit code 2; ``run``
+exits with 1 when any file failed.
 """
 
 from __future__ import annotations
@@ -44,8 +51,90 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _presets(args: argparse.Namespace) -> int:
+    from .workflow import list_presets
+
+    workflows = sorted(list_presets(), key=lambda workflow: workflow.name)
+    width = max((len(workflow.name) for workflow in workflows), default=0)
+    gene_width = max((len(str(workflow.gene)) for workflow in workflows), default=0)
+    for workflow in workflows:
+        print(f"{workflow.name:<{width}}  {workflow.gene:<{gene_width}}  {workflow.structure} "
+              f"({workflow.pattern}): {workflow.description}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from .workflow import load_preset
+
+    print(load_preset(args.workflow).describe())
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+
+    if args.scheduler is not None and args.scheduler != "local" and args.workers != 1:
+        raise ValueError("--workers applies to this machine or --scheduler local; an external Dask "
+                         "cluster has its own workers. Drop --workers.")
+    try:
+        summary = run_batch(args.workflow, args.inputs, args.output, channel=args.channel,
+                            workers=args.workers, scheduler=args.scheduler, overwrite=args.overwrite,
+                            progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("segmenter: interrupted; finished files are kept. Run the same command again to go on "
+              "where it stopped.", file=sys.stderr)
+        return 130
+    total = len(summary.outcomes)
+    print(f"{len(summary.done)} done, {len(summary.skipped)} skipped (already done), "
+          f"{len(summary.failed)} failed, of {total} file{'s' if total != 1 else ''} in "
+          f"{summary.seconds:.1f} s; results in {summary.output_folder}")
+    for outcome in summary.failed:
+        print(f"FAILED {outcome.input}: {outcome.error}")
+    return 0 if summary.ok else 1
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    import time
+
+    from .batch import start_local_cluster
+
+    cluster = start_local_cluster(workers=args.workers, threads_per_worker=args.threads_per_worker,
+                                  port=args.port)
+    try:
+        print(f"Dask scheduler at {cluster.scheduler_address} ({args.workers} workers, "
+              f"{args.threads_per_worker} thread(s) each, loopback only)", flush=True)
+        print(f"use it with: segmenter run WORKFLOW INPUT... -o OUTDIR --scheduler {cluster.scheduler_address}",
+              flush=True)
+        print("press Ctrl-C to stop it", flush=True)
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("stopping the cluster", flush=True)
+    finally:
+        cluster.close()
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, ``segmenter: error: ...``, exit code 2."""
+
+    def error(self, message):  # noqa: D401 - argparse's hook
+        hint = f" (see `{self.prog} --help`)"
+        self.exit(2, f"segmenter: error: {message}{hint}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="segmenter",
         description="3D segmentation of intracellular structures (classic workflows and deep learning).",
     )
@@ -58,12 +147,50 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--time", type=int, default=None, help="time point to read (time series)")
     info.add_argument("--promote-2d", action="store_true", help="read a 2D image as a one-slice stack")
     info.set_defaults(handler=_info)
+
+    presets = commands.add_parser("presets", help="list the built-in workflows, one line each")
+    presets.set_defaults(handler=_presets)
+
+    show = commands.add_parser("show", help="print a workflow's steps and parameters")
+    show.add_argument("workflow", metavar="NAME_OR_FILE", help="a preset name (see `segmenter presets`) "
+                                                               "or a saved workflow .json file")
+    show.set_defaults(handler=_show)
+
+    run = commands.add_parser(
+        "run", help="apply a workflow to files, folders or glob patterns",
+        description="Apply a workflow to many images. Writes OUTDIR/NAME_seg.ome.tif (uint8 0/255 mask) "
+                    "and OUTDIR/NAME_seg.json (the workflow, input checksum, timings) per input. Files "
+                    "already done are skipped, so an interrupted run can simply be started again.")
+    run.add_argument("workflow", metavar="WORKFLOW", help="a preset name or a saved workflow .json file")
+    run.add_argument("inputs", metavar="INPUT", nargs="+",
+                     help="image files, folders (their .tif/.tiff files) or quoted glob patterns ('data/*.tif')")
+    run.add_argument("-o", "--output", metavar="OUTDIR", required=True, help="output folder (created if needed)")
+    run.add_argument("--channel", type=int, default=None, help="channel to segment in multichannel files")
+    run.add_argument("--workers", type=_positive_int, default=1,
+                     help="files processed at once, in separate processes (default 1)")
+    run.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                     help="run on a Dask cluster (tcp://host:8786, see `segmenter cluster`), or 'local' to "
+                          "start one on this machine with --workers workers")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace results that were made with another workflow or input version")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+
+    cluster = commands.add_parser("cluster", help="start a Dask cluster on this machine for `run --scheduler`")
+    cluster.add_argument("--workers", type=_positive_int, default=2, help="worker processes (default 2)")
+    cluster.add_argument("--threads-per-worker", type=_positive_int, default=1,
+                         help="files each worker segments at once (default 1)")
+    cluster.add_argument("--port", type=int, default=0, help="scheduler port (default: any free port)")
+    cluster.set_defaults(handler=_cluster)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version and usage errors (already printed)
+        return stop.code if isinstance(stop.code, int) else 2
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
