@@ -279,6 +279,117 @@ def test_seeded_watershed_equals_scikit_image():
                                           watershed(image, seeds, mask=mask, watershed_line=line))
 
 
+
+def random_watershed_case(rng):
+    """A small random flooding problem with many ties: quantized values, plateaus, negative values
+    and -0.0, masks, several seeds per label, a slab seed, seed blobs, (1, Y, X) stacks."""
+    shape = (int(rng.integers(1, 6)), int(rng.integers(2, 16)), int(rng.integers(2, 16)))
+    image = rng.random(shape)
+    if rng.random() < 0.7:
+        image = ndimage.gaussian_filter(image, rng.uniform(0.5, 2))
+    image = (image - image.min()) / (np.ptp(image) + 1e-12)
+    levels = [0, 2, 3, 8, 30][rng.integers(0, 5)]
+    if levels:
+        image = np.round(image * levels) / levels
+    if rng.random() < 0.3:
+        image = image - 0.5
+        image[image == 0] = -0.0
+    if rng.random() < 0.05:
+        image[:] = 0.5
+    image = image.astype([np.float32, np.float64][rng.integers(0, 2)])
+    seeds = np.zeros(shape, np.int32)
+    n_labels = int(rng.integers(1, 5))
+    spots = rng.choice(image.size, size=min(int(rng.integers(1, 12)), image.size), replace=False)
+    seeds.ravel()[spots] = rng.integers(1, n_labels + 1, size=spots.size)
+    if rng.random() < 0.3:
+        seeds[0] = 1
+    if rng.random() < 0.2:
+        blobs_, _ = ndimage.label(rng.random(shape) > 0.9)
+        seeds[blobs_ > 0] = blobs_[blobs_ > 0] % (n_labels + 1) + 1
+    mask = None
+    if rng.random() < 0.4:
+        mask = ndimage.gaussian_filter(rng.random(shape), 1) > rng.uniform(0.3, 0.6)
+    return image, seeds, mask, bool(rng.integers(0, 2))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_seeded_watershed_equals_scikit_image_with_many_ties(seed):
+    from skimage.segmentation import watershed
+
+    rng = np.random.default_rng(300 + seed)
+    for _ in range(40):
+        image, seeds, mask, line = random_watershed_case(rng)
+        np.testing.assert_array_equal(seeded_watershed(image, seeds, mask=mask, watershed_line=line),
+                                      watershed(image, seeds, mask=mask, watershed_line=line))
+
+
+@pytest.fixture
+def heap_floods(monkeypatch):
+    """Counts the floods that had to fall back to the heap (tied markers that could interact)."""
+    import helpers.watershed as module
+
+    calls = []
+    original = module._flood_volume
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_flood_volume", counting)
+    return calls
+
+
+def test_tied_seeds_far_apart_use_the_bucket_queue(heap_floods):
+    """Nuclei seeds of one value (different labels): exact, and without the heap fallback."""
+    from skimage.segmentation import watershed
+
+    image = np.round(shells() * 200) / 200
+    seeds = shell_seeds(image, **AREAS)
+    image[seeds > SHELL_BACKGROUND_LABEL] = 0.1          # the three nuclei seeds tie
+    image[0, 0, :3] = 0.1                                  # and tie with the background seed
+    for line in (True, False):
+        np.testing.assert_array_equal(seeded_watershed(image, seeds, watershed_line=line),
+                                      watershed(image, seeds, watershed_line=line))
+    assert heap_floods == []
+
+
+def test_tied_seeds_side_by_side_fall_back_to_the_heap(heap_floods):
+    """On a plateau the heap's order of equal seeds decides the result: reproduced exactly."""
+    from skimage.segmentation import watershed
+
+    image = np.zeros((3, 9, 9), np.float32)
+    seeds = np.zeros(image.shape, np.int32)
+    seeds[1, 4, 2], seeds[1, 4, 4], seeds[1, 4, 6] = 1, 2, 1
+    for line in (True, False):
+        np.testing.assert_array_equal(seeded_watershed(image, seeds, watershed_line=line),
+                                      watershed(image, seeds, watershed_line=line))
+    assert len(heap_floods) == 2
+
+
+def test_seeds_of_one_label_fill_what_they_reach():
+    from skimage.segmentation import watershed
+
+    image, mask = blobs((5, 20, 20), seed=21, levels=4)
+    seeds = np.zeros(image.shape, np.int32)
+    seeds[0] = 3
+    seeds[4, 10, 10] = 3
+    for region in (None, mask):
+        for line in (True, False):
+            np.testing.assert_array_equal(seeded_watershed(image, seeds, mask=region, watershed_line=line),
+                                          watershed(image, seeds, mask=region, watershed_line=line))
+
+
+def test_seeded_watershed_of_nuclei_equals_scikit_image():
+    """The LMNB1 case: a quantized shell image, single-voxel seeds and a background slab."""
+    from skimage.segmentation import watershed
+
+    image = np.round(shells(shape=(12, 90, 110), centres=((30, 30), (30, 80), (65, 55)), radius=17)
+                     * 300).astype(np.float32) / 300
+    seeds = shell_seeds(image, **AREAS)
+    np.testing.assert_array_equal(seeded_watershed(image, seeds), watershed(image, seeds,
+                                                                            watershed_line=True))
+
+
 def test_watershed_without_lines_labels_everything_reachable():
     image, _ = blobs((4, 12, 12), seed=5)
     seeds = np.zeros(image.shape, np.int32)
