@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
+from ._atomic import write_json
 from .io import read_image, write_mask
 
 __all__ = [
@@ -263,21 +264,7 @@ def file_checksum(path, *, chunk_bytes: int = 1 << 22) -> str:
 
 
 def _write_json_atomically(path: Path, content: dict) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(content, stream, indent=2)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    write_json(path, content, sync=True)
 
 
 def _plain(value):

@@ -8,14 +8,14 @@ write never leaves a truncated file, and an existing file is never overwritten u
 
 from __future__ import annotations
 
-import os
-import tempfile
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tifffile
+
+from ._atomic import atomic_path
 
 __all__ = ["Image", "read_image", "write_image", "write_mask"]
 
@@ -226,12 +226,6 @@ def _check_voxel_size(voxel_size) -> tuple[float, float, float] | None:
     return values
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_image(path, data, *, voxel_size=None, overwrite: bool = False, compression: str = "zlib") -> Path:
     """Write a (Z, Y, X) array as an OME-TIFF file, atomically, keeping the voxel size.
 
@@ -279,17 +273,9 @@ def write_image(path, data, *, voxel_size=None, overwrite: bool = False, compres
             PhysicalSizeZ=z, PhysicalSizeY=y, PhysicalSizeX=x,
             PhysicalSizeZUnit="µm", PhysicalSizeYUnit="µm", PhysicalSizeXUnit="µm",
         )
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         tifffile.imwrite(temporary, array, ome=True, metadata=metadata, compression=compression,
                          photometric="minisblack")
-        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes it private; use the usual mode
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
     return path
 
 

@@ -27,7 +27,6 @@ import difflib
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -36,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ._atomic import write_json
 from .registry import get_algorithm
 
 __all__ = ["Step", "Workflow", "Result", "load_preset", "list_presets", "preset_names", "run",
@@ -107,16 +107,7 @@ class Workflow:
                                   "pass overwrite=True.")
         if not path.parent.exists():
             raise FileNotFoundError(f"The folder {path.parent} does not exist; create it first.")
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w") as stream:
-                json.dump(self.to_dict(), stream, indent=2)
-                stream.write("\n")
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.remove(temporary)
-            raise
+        write_json(path, self.to_dict())
         return path
 
     def describe(self) -> str:
