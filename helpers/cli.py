@@ -111,7 +111,10 @@ def _cluster(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("stopping the cluster", flush=True)
     finally:
-        cluster.close()
+        try:
+            cluster.close(timeout=20)  # do not hang on a worker that is slow to stop
+        except Exception as error:  # noqa: BLE001 - stopping anyway; say why
+            print(f"the cluster did not stop cleanly ({type(error).__name__}: {error})", file=sys.stderr)
     return 0
 
 
