@@ -100,20 +100,21 @@ def make_filaments(rng, shape=(16, 64, 64)):
     return _finish(rng, signal)
 
 
-def make_dots(rng, shape=(16, 64, 64)):
+def make_dots(rng, shape=(16, 64, 64), *, count=22, radius=(1.0, 2.2), brightness=(800, 3000), rings=4):
+    """Round dots (some in touching pairs) and optionally lysosome-like rings in 2D."""
     signal = np.zeros(shape)
     zz, yy, xx = np.indices(shape)
     centres = []
-    for _ in range(22):
+    for _ in range(count):
         c = rng.uniform([2, 3, 3], np.subtract(shape, [2, 3, 3]))
         centres.append(c)
         if rng.random() < 0.4:  # a touching partner
             centres.append(c + rng.normal(0, 1, 3) * [0.3, 1, 1] + [0, 3.2, 0])
     for c in centres:
-        r = rng.uniform(1.0, 2.2)
+        r = rng.uniform(*radius)
         d2 = ((zz - c[0]) * 2.0) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2
-        signal += rng.uniform(800, 3000) * np.exp(-d2 / (2 * r * r))
-    for _ in range(4):  # rings (lysosome-like), in 2D
+        signal += rng.uniform(*brightness) * np.exp(-d2 / (2 * r * r))
+    for _ in range(rings):  # rings (lysosome-like), in 2D
         c = rng.uniform([2, 8, 8], np.subtract(shape, [2, 8, 8]))
         r = rng.uniform(3, 5)
         dist = np.sqrt(((zz - c[0]) * 2.5) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2)

@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from make_goldens import _draw_tube, _finish, make_shells  # noqa: E402
+from make_goldens import make_dots as make_golden_dots  # noqa: E402
 
 # The reference's thinning calls medial_axis without a seed (random tie-breaks); seed it.
 ref_utils.medial_axis = functools.partial(medial_axis, rng=0)
@@ -107,19 +108,7 @@ def make_junctions(rng, shape=(16, 112, 112)):
 
 def make_dots(rng, shape=(16, 96, 96)):
     """Round dots of several sizes and brightnesses, many touching pairs."""
-    signal = np.zeros(shape)
-    zz, yy, xx = np.indices(shape)
-    centres = []
-    for _ in range(55):
-        c = rng.uniform([2, 3, 3], np.subtract(shape, [2, 3, 3]))
-        centres.append(c)
-        if rng.random() < 0.4:  # a touching partner
-            centres.append(c + rng.normal(0, 1, 3) * [0.3, 1, 1] + [0, 3.2, 0])
-    for c in centres:
-        r = rng.uniform(0.9, 2.2)
-        d2 = ((zz - c[0]) * 2.0) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2
-        signal += rng.uniform(800, 3500) * np.exp(-d2 / (2 * r * r))
-    return _finish(rng, signal)
+    return make_golden_dots(rng, shape, count=55, radius=(0.9, 2.2), brightness=(800, 3500), rings=0)
 
 
 def make_lysosomes(rng, shape=(16, 96, 96)):
