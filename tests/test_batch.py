@@ -11,27 +11,15 @@ import pytest
 import tifffile
 
 import helpers
+from batch_inputs import VOXEL, field, write_inputs
 from helpers import batch, io, workflow
 
-VOXEL = (0.29, 0.108, 0.108)
 PRESET = "gja1"  # 3D spots: a fraction of a second on 4 x 32 x 32
-
-
-def field(seed: int, shape=(4, 32, 32)) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    image = rng.poisson(100, shape).astype(np.float64)
-    dots = rng.random(shape) > 0.98
-    image[dots] += 3000
-    return image.astype(np.uint16)
 
 
 @pytest.fixture
 def inputs(tmp_path):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for i in range(3):
-        io.write_image(folder / f"cell{i}.ome.tif", field(i), voxel_size=VOXEL)
-    return folder
+    return write_inputs(tmp_path, 3, ".ome.tif")
 
 
 def read_record(path):

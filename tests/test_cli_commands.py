@@ -13,26 +13,15 @@ import numpy as np
 import pytest
 import tifffile
 
+from batch_inputs import VOXEL, field, write_inputs
 from helpers import cli, io, workflow
 
-VOXEL = (0.29, 0.108, 0.108)
 PRESET = "gja1"
-
-
-def field(seed: int, shape=(4, 32, 32)) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    image = rng.poisson(100, shape).astype(np.float64)
-    image[rng.random(shape) > 0.98] += 3000
-    return image.astype(np.uint16)
 
 
 @pytest.fixture
 def inputs(tmp_path):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for i in range(2):
-        io.write_image(folder / f"cell{i}.tif", field(i), voxel_size=VOXEL)
-    return folder
+    return write_inputs(tmp_path, 2, ".tif")
 
 
 def one_line_error(capsys, *fragments):
