@@ -6,13 +6,17 @@
     segmenter show NAME_OR_FILE
     segmenter run WORKFLOW INPUT... -o OUTDIR [--channel C] [--workers N] [--scheduler ADDRESS]
     segmenter cluster [--workers N] [--port P]
+    segmenter samples OUTDIR [--only NAME ...] [--seed S] [--shape Z Y X] [--no-lamin-set] [--overwrite]
+    segmenter baselines IMAGE --truth TRUTH [--workflow NAME_OR_FILE] [--slice Z] [--csv FILE]
 
 ``info`` reads an image the way every workflow will (a (Z, Y, X) stack and its voxel size) and
 reports what a user needs before tuning: shape, dtype, voxel size, intensity statistics, and the
 auto-contrast parameters suggested for it. ``presets`` lists the built-in workflows, ``show`` prints
 one workflow's steps and parameters, ``run`` applies a workflow to files, folders and glob patterns
 (see :mod:`helpers.batch`), and ``cluster`` starts a Dask cluster on this machine for ``run
---scheduler``. Usage errors are printed as one line saying what to do, with exit code 2; ``run``
+--scheduler``. ``samples`` draws the synthetic sample images with their ground truth
+(:mod:`helpers.synthetic`), and ``baselines`` scores the paper's 22 threshold methods, and optionally a
+workflow, against a ground truth (:mod:`helpers.baselines`). Usage errors are printed as one line saying what to do, with exit code 2; ``run``
 exits with 1 when any file failed.
 """
 
@@ -118,6 +122,37 @@ def _cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def _samples(args: argparse.Namespace) -> int:
+    from .synthetic.files import write_samples
+
+    from .synthetic import SAMPLE_SHAPE
+
+    written = write_samples(args.output, names=args.only, seed=args.seed, lamin_set=not args.no_lamin_set,
+                            shape=tuple(args.shape) if args.shape else SAMPLE_SHAPE,
+                            overwrite=args.overwrite, progress=lambda name: print(f"drawing {name}", flush=True))
+    print(f"wrote {len(written)} files to {args.output}")
+    return 0
+
+
+def _baselines(args: argparse.Namespace) -> int:
+    from .baselines import compare_thresholds
+    from .workflow import load_preset, run
+
+    image = read_image(args.image)
+    truth = read_image(args.truth)
+    if truth.shape != image.shape:
+        raise ValueError(f"The truth has shape {truth.shape} but the image {image.shape}; they must match.")
+    mask = None
+    if args.workflow:
+        mask = run(load_preset(args.workflow), image.data, keep_intermediates=False).mask
+    comparison = compare_thresholds(image.data, truth.data, workflow_mask=mask, z=args.slice)
+    print(comparison.to_text(workflow=args.workflow))
+    if args.csv:
+        comparison.write_csv(args.csv, overwrite=args.overwrite)
+        print(f"all {len(comparison.scores)} rows written to {args.csv}")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -185,6 +220,35 @@ def build_parser() -> argparse.ArgumentParser:
                          help="files each worker segments at once (default 1)")
     cluster.add_argument("--port", type=int, default=0, help="scheduler port (default: any free port)")
     cluster.set_defaults(handler=_cluster)
+
+    samples = commands.add_parser(
+        "samples", help="draw the synthetic sample images (one per structure) with their ground truth",
+        description="Draw the synthetic sample of every lookup-table structure (and the lamin B1 set for "
+                    "the deep-learning demo) into OUTDIR, with ground truth and a manifest. The same seed "
+                    "gives the same images. Existing files are left untouched unless --overwrite.")
+    samples.add_argument("output", metavar="OUTDIR", help="folder to write to (created if needed)")
+    samples.add_argument("--only", nargs="+", metavar="NAME", default=None, help="only these structures")
+    samples.add_argument("--seed", type=int, default=0, help="random seed (default 0, the shipped samples)")
+    samples.add_argument("--shape", type=_positive_int, nargs=3, metavar=("Z", "Y", "X"), default=None,
+                         help="size of each structure sample in voxels (default 40 192 192)")
+    samples.add_argument("--no-lamin-set", action="store_true", help="skip the lamin B1 deep-learning set")
+    samples.add_argument("--overwrite", action="store_true", help="replace existing files")
+    samples.set_defaults(handler=_samples)
+
+    baselines = commands.add_parser(
+        "baselines", help="score the paper's 22 threshold methods (and a workflow) against a ground truth",
+        description="Apply the 14 global and 8 local (radii 8, 16, 32, 64) threshold methods to the maximum "
+                    "projection of a slice and its two neighbours, as the paper did, and print each method's "
+                    "Dice against the ground truth projected the same way (best radius per local method).")
+    baselines.add_argument("image", help="the raw image (TIFF / OME-TIFF)")
+    baselines.add_argument("--truth", required=True, help="ground truth mask or label image of the same shape")
+    baselines.add_argument("--workflow", metavar="NAME_OR_FILE", default=None,
+                           help="also run this workflow and score it the same way (and in 3D)")
+    baselines.add_argument("--slice", type=int, default=None,
+                           help="the slice of choice (default: the slice with the most ground truth)")
+    baselines.add_argument("--csv", metavar="FILE", default=None, help="write every method and radius to a CSV")
+    baselines.add_argument("--overwrite", action="store_true", help="replace an existing CSV")
+    baselines.set_defaults(handler=_baselines)
     return parser
 
 
