@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     baselines.add_argument("--workflow", metavar="NAME_OR_FILE", default=None,
                            help="also run this workflow and score it the same way (and in 3D)")
     baselines.add_argument("--slice", type=int, default=None,
-                           help="the slice of choice (default: the slice with the most ground truth)")
+                           help="the slice of choice (default: the median z of the ground truth)")
     baselines.add_argument("--csv", metavar="FILE", default=None, help="write every method and radius to a CSV")
     baselines.add_argument("--overwrite", action="store_true", help="replace an existing CSV")
     baselines.set_defaults(handler=_baselines)

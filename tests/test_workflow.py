@@ -18,8 +18,8 @@ PRESETS = ["actb", "actn1", "cardio_tnni1", "cardio_ttn", "cetn2", "ctnnb1", "ds
 
 @pytest.fixture(scope="module")
 def image():
-    data = io.read_image(Path(__file__).resolve().parents[1] / "data_samples" / "demo_field.ome.tif").data
-    return data[6:22, 40:140, 40:140].copy()
+    data = io.read_image(Path(__file__).resolve().parents[1] / "data_samples" / "tuba1b.ome.tif").data
+    return data[14:30, 40:140, 40:140].copy()
 
 
 def test_the_twenty_presets_are_shipped_and_valid():
