@@ -28,17 +28,14 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def measure(name: str, seed: int, samples: Path) -> dict:
     from helpers import baselines, metrics, synthetic
-    from helpers.io import read_image
-    from helpers.synthetic.files import sample_paths
+    from helpers.synthetic.files import read_sample
     from helpers.workflow import load_preset, run
 
-    start = time.perf_counter()
     try:
         if seed != 0:
             raise FileNotFoundError
-        image_path, truth_path = sample_paths(name, samples)
-        image, truth = read_image(image_path).data, read_image(truth_path).data > 0
-        source = f"{samples.name}/{image_path.name}"
+        image, truth = read_sample(name, samples)
+        image, truth, source = image.data, truth.data > 0, f"{samples.name}/{name}.ome.tif"
     except FileNotFoundError:
         sample = synthetic.make_sample(name, seed=seed)
         image, truth, source = sample.image, sample.mask, f"make_sample({name!r}, seed={seed})"
@@ -52,6 +49,11 @@ def measure(name: str, seed: int, samples: Path) -> dict:
             "recall": s.recall, "preset_seconds": segmented - loaded, "baselines_seconds": done - segmented,
             "comparison": comparison.to_dict(),
             "summary": baselines.summary_rows({name: comparison})[0]}
+
+
+def _first_seed(records: list[dict], seed: int) -> dict:
+    """The record of ``seed`` among one structure's records (the first record when it is missing)."""
+    return next((r for r in records if r["seed"] == seed), records[0])
 
 
 def report(records: list[dict], command: str, seconds: float) -> str:
@@ -79,7 +81,7 @@ def report(records: list[dict], command: str, seconds: float) -> str:
     ]
     for name, rs in sorted(by_name.items()):
         by_seed = {r["seed"]: r for r in rs}
-        first = by_seed.get(seeds[0], rs[0])
+        first = _first_seed(rs, seeds[0])
         cells = [f"{by_seed[s]['dice']:.3f}" if s in by_seed else "-" for s in seeds]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {statistics.mean(r['dice'] for r in rs):.3f} | "
                      f"{first['precision']:.3f} | {first['recall']:.3f} |")
@@ -87,8 +89,7 @@ def report(records: list[dict], command: str, seconds: float) -> str:
               "| structure | preset 2D | best global | Dice | best local | Dice | best |", "|---|---|---|---|---|---|---|"]
     wins = []
     for name, rs in sorted(by_name.items()):
-        r = next((x for x in rs if x["seed"] == seeds[0]), rs[0])
-        row = r["summary"]
+        row = _first_seed(rs, seeds[0])["summary"]
         lines.append(f"| {name} | {row['workflow_2d']:.3f} | {row['best_global']} | {row['best_global_dice']:.3f} | "
                      f"{row['best_local']} | {row['best_local_dice']:.3f} | {row['winner']} |")
         if row["winner"] != "workflow":
@@ -101,13 +102,12 @@ def report(records: list[dict], command: str, seconds: float) -> str:
     for kind, method in methods:
         values = []
         for name in sorted(by_name):
-            r = next((x for x in by_name[name] if x["seed"] == seeds[0]), by_name[name][0])
+            r = _first_seed(by_name[name], seeds[0])
             dice = [s["dice"] for s in r["comparison"]["scores"] if s["method"] == method and s["kind"] == kind]
             dice = [d for d in dice if d == d]
             values.append(max(dice) if dice else 0.0)
         means[(kind, method)] = statistics.mean(values)
-    preset_mean = statistics.mean(next((x for x in by_name[n] if x["seed"] == seeds[0]), by_name[n][0])["summary"]["workflow_2d"]
-                                  for n in by_name)
+    preset_mean = statistics.mean(_first_seed(by_name[n], seeds[0])["summary"]["workflow_2d"] for n in by_name)
     top = sorted(means.items(), key=lambda item: -item[1])[:3]
     lines += [f"Choosing the best method per structure after seeing the truth favours the baselines. One method "
               f"for all structures, as a user would pick it: the presets average {preset_mean:.3f} on the 2D slab; "
@@ -118,7 +118,7 @@ def report(records: list[dict], command: str, seconds: float) -> str:
     for kind, method in methods:
         cells = []
         for name in sorted(by_name):
-            r = next((x for x in by_name[name] if x["seed"] == seeds[0]), by_name[name][0])
+            r = _first_seed(by_name[name], seeds[0])
             values = [s["dice"] for s in r["comparison"]["scores"] if s["method"] == method and s["kind"] == kind]
             values = [v for v in values if v == v]
             cells.append(f"{max(values):.2f}" if values else "fail")

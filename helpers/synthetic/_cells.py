@@ -64,17 +64,6 @@ class Cells:
         edge[:-1, :] |= f[:-1, :] != f[1:, :]
         return edge
 
-    def nucleus_surface(self, label: int) -> np.ndarray:
-        """(Z, Y, X) bool: the one-voxel outer layer of nucleus ``label``."""
-        solid = self.nuclei == label
-        return solid & ~ndimage.binary_erosion(solid)
-
-    def to_micrometres(self, points_voxels: np.ndarray) -> np.ndarray:
-        return np.asarray(points_voxels, float) * self.voxel_size
-
-    def to_voxels(self, points_um: np.ndarray) -> np.ndarray:
-        return np.asarray(points_um, float) / self.voxel_size
-
 
 def _spread_centres(extent_um, spacing_um, rng, tries=4000):
     """Centres at least ``spacing_um`` apart over the field plus a margin (dart throwing)."""

@@ -1,6 +1,6 @@
 """Drawing primitives: curves, tubes, sheets and blobs on the voxel grid, each with its ground truth.
 
-Every primitive returns two boolean images: the *geometry* (where the fluorophore is, the voxels whose
+Every primitive (``thicken``, ``blob``) returns two boolean images: the *geometry* (where the fluorophore is, the voxels whose
 centre lies inside the object, at least the voxels its centre line or mid-surface passes through) and
 the *truth* (what a perfect segmentation should return). They differ only for objects thinner than
 the optics resolve: an object is never thinner in the truth than the point spread function's full
@@ -30,7 +30,7 @@ def rasterize(shape, points_voxels) -> np.ndarray:
 
 
 def polyline(vertices_um, step_um: float = 0.03) -> np.ndarray:
-    """Points every ``step_um`` along the straight segments joining (N, 3) vertices (micrometres)."""
+    """Points every ``step_um`` along the straight segments joining (N, D) vertices (micrometres)."""
     v = np.asarray(vertices_um, float)
     pieces = []
     for a, b in zip(v[:-1], v[1:]):
@@ -39,27 +39,14 @@ def polyline(vertices_um, step_um: float = 0.03) -> np.ndarray:
     return np.concatenate(pieces) if pieces else v.copy()
 
 
-def random_curve(start_um, direction, length_um: float, rng: np.random.Generator, *,
-                 persistence_um: float = 3.0, step_um: float = 0.03, flatness: float = 1.0) -> np.ndarray:
-    """A smooth random curve (persistent random walk) in micrometres, (N, 3) points.
+def smooth_random_field(shape, correlation_voxels, rng: np.random.Generator) -> np.ndarray:
+    """A smooth random field with zero mean and unit standard deviation (blurred white noise).
 
-    ``persistence_um`` is the length over which the direction is remembered (stiff microtubules:
-    tens of micrometres; mitochondria: a few). ``flatness`` < 1 damps turns in z (structures that lie
-    in the plane of the coverslip).
+    For patchiness, waviness and breaks: threshold it, scale it, or exponentiate it for a positive
+    log-normal texture. ``correlation_voxels`` is the Gaussian sigma (scalar or one per axis).
     """
-    direction = np.asarray(direction, float)
-    direction = direction / np.linalg.norm(direction)
-    n = max(2, int(np.ceil(length_um / step_um)))
-    kick = np.sqrt(2 * step_um / max(persistence_um, 1e-6))
-    points = np.empty((n, 3))
-    points[0] = start_um
-    for i in range(1, n):
-        turn = rng.normal(0, kick, 3)
-        turn[0] *= flatness
-        direction = direction + turn
-        direction /= np.linalg.norm(direction)
-        points[i] = points[i - 1] + step_um * direction
-    return points
+    field = ndimage.gaussian_filter(rng.normal(size=shape).astype(np.float32), correlation_voxels, mode="wrap")
+    return (field - field.mean()) / max(float(field.std()), 1e-6)
 
 
 def thicken(centre: np.ndarray, radius_um, microscope: Microscope) -> tuple[np.ndarray, np.ndarray]:

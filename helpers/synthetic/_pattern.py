@@ -96,6 +96,24 @@ def pattern_rng(name: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
 
 
+def record(pattern: Pattern, cells: Cells, structure: Structure, rng: np.random.Generator) -> np.ndarray:
+    """The camera image (Z, Y, X) uint16 of a drawn structure in its colony.
+
+    Adds the pattern's diffuse pools (cytoplasm, nucleus), scales everything by each cell's expression
+    level, blurs it with the PSF, adds the background, applies the illumination and records it with
+    the camera (shot and read noise, the pattern's hot pixels).
+    """
+    microscope = pattern.microscope
+    shape = cells.shape
+    expression = np.concatenate([[1.0], cells.brightness]).astype(np.float32)[cells.cells]
+    density = (pattern.cytoplasm_electrons * cells.cytoplasm
+               + pattern.nucleus_electrons * (cells.nuclei > 0)
+               + pattern.structure_electrons * structure.density) * expression
+    expected = (blur(density, microscope) + pattern.background_electrons) * illumination(shape, microscope, rng)
+    hot = int(round(pattern.hot_pixels * np.prod(shape) / 1e6))
+    return camera(expected, microscope, rng, hot_pixels=hot)
+
+
 def render(pattern: Pattern, shape, seed: int) -> Sample:
     """Draw ``pattern`` in a new colony of the given (Z, Y, X) shape and record it with the camera."""
     rng = pattern_rng(pattern.name, seed)
@@ -104,12 +122,6 @@ def render(pattern: Pattern, shape, seed: int) -> Sample:
     structure = pattern.draw(cells, microscope, rng)
     if structure.density.shape != tuple(shape) or structure.truth.shape != tuple(shape):
         raise RuntimeError(f"pattern {pattern.name!r} drew an image of the wrong shape")  # a bug in the pattern
-    expression = np.concatenate([[1.0], cells.brightness]).astype(np.float32)[cells.cells]
-    density = (pattern.cytoplasm_electrons * cells.cytoplasm
-               + pattern.nucleus_electrons * (cells.nuclei > 0)
-               + pattern.structure_electrons * structure.density) * expression
-    expected = (blur(density, microscope) + pattern.background_electrons) * illumination(shape, microscope, rng)
-    hot = int(round(pattern.hot_pixels * np.prod(shape) / 1e6))
-    image = camera(expected, microscope, rng, hot_pixels=hot)
+    image = record(pattern, cells, structure, rng)
     truth = structure.truth if structure.truth.dtype != bool else structure.truth.copy()
     return Sample(pattern.name, image, truth, microscope.voxel_size, cells)

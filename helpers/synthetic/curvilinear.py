@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from ._cells import Cells
-from ._draw import rasterize, surface_of, thicken
+from ._draw import rasterize, smooth_random_field, surface_of, thicken
 from ._microscope import Microscope
 from ._pattern import Pattern, Structure
 
@@ -45,12 +45,6 @@ def _lookup(volume: np.ndarray, points_voxels: np.ndarray, outside=0):
     inside = np.all((p >= 0) & (p < np.array(volume.shape)), axis=-1)
     p = np.where(inside[..., None], p, 0)
     return np.where(inside, volume[p[..., 0], p[..., 1], p[..., 2]], outside)
-
-
-def _smooth_field(shape, correlation_voxels, rng: np.random.Generator) -> np.ndarray:
-    """A smooth random field with zero mean and unit standard deviation (blurred white noise)."""
-    field = ndimage.gaussian_filter(rng.normal(size=shape).astype(np.float32), correlation_voxels, mode="wrap")
-    return (field - field.mean()) / max(float(field.std()), 1e-6)
 
 
 def _nucleus_distance(cells: Cells, microscope: Microscope) -> np.ndarray:
@@ -121,13 +115,13 @@ def er_network(cells: Cells, microscope: Microscope, rng: np.random.Generator) -
     tubules = centre & cytoplasm
 
     # --- sheets: patches of 1-3 stacked cisternae parallel to the nuclear envelope
-    patches = _smooth_field(shape, 0.8 / voxel, rng) > 0.3
-    wobble = 0.15 * _smooth_field(shape, 0.8 / voxel, rng)
+    patches = smooth_random_field(shape, 0.8 / voxel, rng) > 0.3
+    wobble = 0.15 * smooth_random_field(shape, 0.8 / voxel, rng)
     layers = np.zeros(shape, bool)
     shell_width = voxel[1] * 0.75
     for offset in (0.4, 0.75):
         layers |= (np.abs(distance + wobble - offset) < shell_width / 2) & patches
-        patches &= _smooth_field(shape, 0.8 / voxel, rng) > 0.0
+        patches &= smooth_random_field(shape, 0.8 / voxel, rng) > 0.0
     sheets = layers & cytoplasm
 
     # --- nuclear envelope

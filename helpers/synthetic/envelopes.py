@@ -16,10 +16,9 @@ the label of the cell it belongs to.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from ._cells import Cells, ellipsoid_mask
-from ._draw import label_by_nearest, surface_of, thicken
+from ._draw import label_by_nearest, smooth_random_field, surface_of, thicken
 from ._microscope import Microscope
 from ._pattern import Pattern, Structure
 
@@ -32,12 +31,6 @@ LAMINA_ELECTRONS = 1100.0
 NUCLEOPLASM_POOL = 0.04
 CYTOPLASM_POOL = 0.01
 MITOTIC_POOL = 0.07
-
-
-def _smooth_field(shape, correlation_voxels, rng: np.random.Generator) -> np.ndarray:
-    """A smooth random field, zero mean and unit standard deviation (blurred white noise)."""
-    field = ndimage.gaussian_filter(rng.normal(size=shape).astype(np.float32), correlation_voxels, mode="wrap")
-    return (field - field.mean()) / max(float(field.std()), 1e-6)
 
 
 def _box(centre_voxels, reach_voxels, shape):
@@ -83,10 +76,10 @@ def _mitotic_cell(cells: Cells, label: int, microscope: Microscope, rng: np.rand
     u, v = c * dy + s * dx, -s * dy + c * dx
     rho = np.sqrt((dz / radii[0]) ** 2 + (u / radii[1]) ** 2 + (v / radii[2]) ** 2)
     sub = rho.shape
-    wave = 0.18 * _smooth_field(sub, 0.6 / voxel, rng)
+    wave = 0.18 * smooth_random_field(sub, 0.6 / voxel, rng)
     solid = rho <= 1.0 + wave
     kept = rng.uniform(0.4, 0.7)
-    breaks = _smooth_field(sub, 0.5 / voxel, rng)
+    breaks = smooth_random_field(sub, 0.5 / voxel, rng)
     threshold = np.quantile(breaks, 1.0 - kept)
     chromatin[box] = rho <= 0.75 + wave
     fragments[box] = surface_of(solid) & (breaks > threshold)
@@ -137,7 +130,7 @@ def lamin_structure(cells: Cells, microscope: Microscope, rng: np.random.Generat
         relative[cell] = level[label] / level[cells.cells[cell]]
     lamina = surface_labels > 0
     geometry, truth = thicken(lamina, LAMINA_HALF_THICKNESS, microscope)
-    patchiness = (1.0 + 0.2 * _smooth_field(shape, 0.5 / voxel, rng)
+    patchiness = (1.0 + 0.2 * smooth_random_field(shape, 0.5 / voxel, rng)
                   + rng.uniform(-0.1, 0.1, shape).astype(np.float32))
     density = (geometry * patchiness.clip(0.4, None) + NUCLEOPLASM_POOL * nucleoplasm
                + CYTOPLASM_POOL * cytoplasm + haze) * relative

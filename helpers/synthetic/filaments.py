@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from ._cells import Cells
-from ._draw import blob, rasterize, thicken
+from ._draw import blob, polyline, rasterize, smooth_random_field, thicken
 from ._microscope import Microscope
 from ._pattern import Pattern, Structure
 
@@ -41,10 +41,9 @@ JUNCTION_STRAND_RADIUS = 0.03
 # shared helpers
 # --------------------------------------------------------------------------------------------------
 
-def _smooth_field(shape, scale_voxels, rng, spread: float = 0.35) -> np.ndarray:
-    """A smooth positive random field (mean about 1) varying over ``scale_voxels``: patchiness."""
-    noise = ndimage.gaussian_filter(rng.normal(0, 1, shape).astype(np.float32), scale_voxels, mode="wrap")
-    noise /= max(float(noise.std()), 1e-6)
+def _patchiness(shape, scale_voxels, rng, spread: float = 0.35) -> np.ndarray:
+    """A smooth positive log-normal random field (mean about 1) varying over ``scale_voxels``."""
+    noise = smooth_random_field(shape, scale_voxels, rng)
     return np.exp(spread * noise - 0.5 * spread ** 2).astype(np.float32)
 
 
@@ -108,11 +107,6 @@ def _chord(cells: Cells, label: int, distance_edge: np.ndarray, start_yx, angle,
     if t[hi] - t[lo] < 1.5:
         return None
     return np.array([y[lo], x[lo]]), np.array([y[hi], x[hi]])
-
-
-def _segment_points(a_um, b_um, step_um=0.03) -> np.ndarray:
-    n = max(2, int(np.ceil(np.linalg.norm(b_um - a_um) / step_um)) + 1)
-    return a_um + np.linspace(0, 1, n)[:, None] * (b_um - a_um)
 
 
 def _cell_areas(cells: Cells) -> np.ndarray:
@@ -265,7 +259,7 @@ def _actomyosin(cells: Cells, microscope: Microscope, rng: np.random.Generator, 
     # 1. apical junctional belt
     if belt > 0:
         line = _junction_centre(cells, depth_um=0.4, height_um=0.3)
-        patch = _smooth_field((ny, nx), 1.0 / vy, rng, 0.3)[None]
+        patch = _patchiness((ny, nx), 1.0 / vy, rng, 0.3)[None]
         add(line, belt_radius, 0)
         weight[line] = np.maximum(weight[line], (belt * np.broadcast_to(patch, shape))[line])
 
@@ -273,7 +267,7 @@ def _actomyosin(cells: Cells, microscope: Microscope, rng: np.random.Generator, 
     if ring > 0:
         inner = distance_edge >= 0.8
         contour = inner & ~ndimage.binary_erosion(inner, border_value=1)
-        contour &= _smooth_field((ny, nx), 2.0 / vy, rng, 1.0) > 0.45  # gaps between arcs
+        contour &= _patchiness((ny, nx), 2.0 / vy, rng, 1.0) > 0.45  # gaps between arcs
         z = int(np.rint(base_z + 0.3 / vz))
         layer = np.zeros(shape, bool)
         layer[min(z, nz - 1)] = contour
@@ -296,7 +290,7 @@ def _actomyosin(cells: Cells, microscope: Microscope, rng: np.random.Generator, 
                 ends = _chord(cells, label, distance_edge, start, heading + rng.normal(0, 0.26), 0.6)
                 if ends is None:
                     continue
-                pts = _segment_points(ends[0], ends[1])
+                pts = polyline(ends)
                 pts3 = np.column_stack([np.full(len(pts), z_um + rng.normal(0, 0.08)), pts]) / (vz, vy, vx)
                 add(rasterize(shape, pts3), rng.uniform(*fibre_radius), fibre_brightness * rng.lognormal(0, 0.25))
 
@@ -309,7 +303,7 @@ def _actomyosin(cells: Cells, microscope: Microscope, rng: np.random.Generator, 
         dots = ndimage.gaussian_filter(seeds.astype(np.float32), (0.6, 1.8, 1.8))
         dots /= max(float(dots[geometry].mean()), 1e-6)
         density *= 0.35 + 0.65 * np.minimum(dots, 3.0)
-    density *= _smooth_field(shape, (2, 6, 6), rng, 0.2)
+    density *= _patchiness(shape, (2, 6, 6), rng, 0.2)
     if cortex > 0:
         walls = cells.membranes_2d()[None] & (cells.cells > 0)
         density += cortex * ndimage.gaussian_filter(walls.astype(np.float32), (0.5, 1, 1)) * ~truth
@@ -349,7 +343,7 @@ def tight_junctions(cells: Cells, microscope: Microscope, rng: np.random.Generat
     shape = cells.shape
     line = _junction_centre(cells, depth_um=0.4, height_um=0.3)
     geometry, truth = thicken(line, JUNCTION_STRAND_RADIUS, microscope)
-    patch = _smooth_field(shape[1:], 1.0 / cells.voxel_size[1], rng, 0.3)[None]
+    patch = _patchiness(shape[1:], 1.0 / cells.voxel_size[1], rng, 0.3)[None]
     density = (geometry * patch).astype(np.float32)
     return Structure(density, truth)
 

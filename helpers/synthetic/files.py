@@ -109,8 +109,9 @@ def write_samples(folder, *, names=None, seed: int = 0, shape=SAMPLE_SHAPE, lami
     _refuse_existing(targets, overwrite)
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / MANIFEST
-    manifest = {"generator": f"helpers.synthetic {__version__}", "seed": int(seed),
-                "command": f"segmenter samples {folder} --seed {seed}", "samples": {}}
+    command = f"segmenter samples {folder} --seed {seed} --shape {' '.join(str(int(n)) for n in shape)}"
+    manifest = {"generator": f"helpers.synthetic {__version__}", "seed": int(seed), "command": command,
+                "samples": {}}
     if manifest_path.exists():  # keep the entries of samples not rewritten now
         manifest["samples"] = json.loads(manifest_path.read_text()).get("samples", {})
     written: list[Path] = []

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._cells import Cells, make_cells
-from ._microscope import blur, camera, illumination
-from ._pattern import pattern_rng
+from ._pattern import pattern_rng, record
 from .envelopes import PATTERNS as _ENVELOPE_PATTERNS, lamin_structure
 
 __all__ = ["LaminField", "Nucleus", "make_lamin_set", "FIELD_KINDS", "FAR_FROM_MIDDLE_UM"]
@@ -179,12 +178,7 @@ def _draw_field(kind: str, shape, rng: np.random.Generator) -> LaminField:
     complete = _complete(cells)
 
     structure = lamin_structure(cells, microscope, rng, mitotic=mitotic)
-    expression = np.concatenate([[1.0], cells.brightness]).astype(np.float32)[cells.cells]
-    density = (_LEVELS.cytoplasm_electrons * cells.cytoplasm + _LEVELS.nucleus_electrons * (cells.nuclei > 0)
-               + _LEVELS.structure_electrons * structure.density) * expression
-    expected = (blur(density, microscope) + _LEVELS.background_electrons) * illumination(shape, microscope, rng)
-    hot = int(round(_LEVELS.hot_pixels * np.prod(shape) / 1e6))
-    image = camera(expected, microscope, rng, hot_pixels=hot)
+    image = record(_LEVELS, cells, structure, rng)
 
     nuclei = []
     for label in np.unique(structure.truth[structure.truth > 0]):

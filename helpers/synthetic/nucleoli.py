@@ -141,7 +141,7 @@ def dense_fibrillar_component(cells: Cells, microscope: Microscope, rng: np.rand
     voxel = np.asarray(microscope.voxel_size)
     nucleoli, factors = _nucleoli(cells, rng)
     for index, nucleolus in enumerate(nucleoli, start=1):
-        box, solid, lo = nucleolus["box"], nucleolus["solid"], nucleolus["lo"]
+        box, solid = nucleolus["box"], nucleolus["solid"]
         level = nucleolus["brightness"]
         volume = solid.sum() * np.prod(voxel)
         sub_density = np.where(solid, np.float32(rng.uniform(0.07, 0.11) * level), np.float32(0))
