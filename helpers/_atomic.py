@@ -48,3 +48,14 @@ def write_json(path: Path, content, *, sync: bool = False) -> None:
             if sync:
                 stream.flush()
                 os.fsync(stream.fileno())
+
+
+def check_target(path: Path, *, overwrite: bool) -> None:
+    """Refuse to write over an existing file (unless ``overwrite``) or into a missing folder."""
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{path} already exists and was left untouched. Choose another name, or pass "
+            "`overwrite=True` to replace it."
+        )
+    if not path.parent.exists():
+        raise FileNotFoundError(f"The folder {path.parent} does not exist; create it first.")

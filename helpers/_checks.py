@@ -17,6 +17,7 @@ __all__ = [
     "check_labels",
     "check_number",
     "check_choice",
+    "check_voxel_size",
 ]
 
 
@@ -215,3 +216,24 @@ def check_choice(value, name: str, choices) -> str:
     raise ValueError(
         f"`{name}` = {value!r} is not a known method; choose one of: {', '.join(choices)}."
     )
+
+
+def check_voxel_size(voxel_size, *, unknown=None):
+    """Validate a (Z, Y, X) voxel size in micrometres and return it as three floats.
+
+    ``None`` (a file that does not record its voxel size) gives ``unknown``: None for readers and
+    writers, ``(1.0, 1.0, 1.0)`` (isotropic) for the viewers.
+    """
+    if voxel_size is None:
+        return unknown
+    try:
+        values = tuple(float(v) for v in voxel_size)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != 3 or not all(np.isfinite(v) and v > 0 for v in values):
+        raise ValueError(
+            "`voxel_size` must be three positive numbers (z, y, x) in micrometres, e.g. "
+            f"(0.29, 0.108, 0.108); got {voxel_size!r}. Use `image.voxel_size` from "
+            "`helpers.io.read_image`, or None when the size is unknown."
+        )
+    return values

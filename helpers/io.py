@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from ._atomic import atomic_path
+from ._atomic import atomic_path, check_target
+from ._checks import check_voxel_size
 
 __all__ = ["Image", "read_image", "write_image", "write_mask"]
 
@@ -211,21 +212,6 @@ def read_image(path, *, channel: int | None = None, time: int | None = None, pro
     return Image(data=np.ascontiguousarray(data), voxel_size=voxel_size, source=description)
 
 
-def _check_voxel_size(voxel_size) -> tuple[float, float, float] | None:
-    if voxel_size is None:
-        return None
-    try:
-        values = tuple(float(v) for v in voxel_size)
-    except (TypeError, ValueError):
-        values = ()
-    if len(values) != 3 or not all(np.isfinite(v) and v > 0 for v in values):
-        raise ValueError(
-            f"`voxel_size` must be three positive numbers (z, y, x) in micrometres, e.g. "
-            f"(0.29, 0.108, 0.108); got {voxel_size!r}."
-        )
-    return values
-
-
 def write_image(path, data, *, voxel_size=None, overwrite: bool = False, compression: str = "zlib") -> Path:
     """Write a (Z, Y, X) array as an OME-TIFF file, atomically, keeping the voxel size.
 
@@ -258,14 +244,8 @@ def write_image(path, data, *, voxel_size=None, overwrite: bool = False, compres
         array = array.astype(np.uint8) * np.uint8(255)
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
         raise ValueError(f"Cannot write dtype {array.dtype}; convert to an integer or float type.")
-    voxel_size = _check_voxel_size(voxel_size)
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"{path} already exists and was left untouched. Choose another name, or pass "
-            "`overwrite=True` to replace it."
-        )
-    if not path.parent.exists():
-        raise FileNotFoundError(f"The folder {path.parent} does not exist; create it first.")
+    voxel_size = check_voxel_size(voxel_size)
+    check_target(path, overwrite=overwrite)
     metadata = {"axes": "ZYX"}
     if voxel_size is not None:
         z, y, x = voxel_size

@@ -14,7 +14,10 @@ from typing import Any, Callable
 
 from . import filaments, morphology, normalization, smoothing, spots, thresholds, watershed
 
-__all__ = ["Parameter", "Algorithm", "ALGORITHMS", "get_algorithm"]
+__all__ = ["Parameter", "Algorithm", "ALGORITHMS", "STAGES", "get_algorithm"]
+
+#: The three stages of a classic workflow, in order.
+STAGES = ("pre-processing", "core", "post-processing")
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,10 @@ class Algorithm:
 
     ``inputs`` names the function's positional inputs in order, each "image", "mask", "labels" or
     "any"; a name ending in "*" takes a list of step ids (e.g. the masks of a union).
+    ``stage`` is where the block sits in a workflow ("pre-processing", "core" or "post-processing");
+    the tuning panel groups its sliders by it. ``whole_image`` marks blocks whose value at a voxel
+    depends on statistics of the whole image (the normalizations): a preview on a region still runs
+    them on the whole image, so that its intensities match the full run.
     """
 
     function: Callable
@@ -112,6 +119,8 @@ class Algorithm:
     description: str
     inputs: tuple[tuple[str, str], ...]
     parameters: dict[str, Parameter] = field(default_factory=dict)
+    stage: str = "core"
+    whole_image: bool = False
 
     def call(self, arrays: dict[str, Any], parameters: dict[str, Any]):
         positional = []
@@ -137,31 +146,37 @@ ALGORITHMS: dict[str, Algorithm] = {
         normalization.min_max_normalize, "MM", "min-max normalization, optional outlier bound",
         (("image", "image"),),
         {"upper_bound": Parameter("float", "raw intensity above which voxels are outliers (none: no bound)",
-                                  50, 10000, 50, None, optional=True)}),
+                                  50, 10000, 50, None, optional=True)},
+        stage="pre-processing", whole_image=True),
     "auto_contrast": Algorithm(
         normalization.auto_contrast, "AC", "auto-contrast: clip to mean - a sd ... mean + b sd, rescale",
         (("image", "image"),),
         {"lower_sd": Parameter("float", "standard deviations kept below the mean (a)", -10, 30, 0.005, 2.0),
-         "upper_sd": Parameter("float", "standard deviations kept above the mean (b)", -10, 200, 0.005, 10.0)}),
+         "upper_sd": Parameter("float", "standard deviations kept above the mean (b)", -10, 200, 0.005, 10.0)},
+        stage="pre-processing", whole_image=True),
     "auto_contrast_in_range": Algorithm(
         normalization.auto_contrast_in_range, "AC4", "auto-contrast with statistics from an intensity window",
         (("image", "image"),),
         {"lower_sd": Parameter("float", "standard deviations below the window", -10, 30, 0.005, 2.0),
          "upper_sd": Parameter("float", "standard deviations above the window", -10, 200, 0.005, 10.0),
          "lower_intensity": Parameter("float", "lower raw intensity of the window", 0, 65535, 1, 0.0),
-         "upper_intensity": Parameter("float", "upper raw intensity of the window", 0, 65535, 1, 65535.0)}),
+         "upper_intensity": Parameter("float", "upper raw intensity of the window", 0, 65535, 1, 65535.0)},
+        stage="pre-processing", whole_image=True),
     "gaussian_smooth_3d": Algorithm(
         smoothing.gaussian_smooth_3d, "G3", "3D Gaussian smoothing", (("image", "image"),),
-        {"sigma": _SIGMA_SMOOTH}),
+        {"sigma": _SIGMA_SMOOTH},
+        stage="pre-processing"),
     "gaussian_smooth_2d": Algorithm(
         smoothing.gaussian_smooth_2d, "G2", "Gaussian smoothing of each z-slice", (("image", "image"),),
-        {"sigma": _SIGMA_SMOOTH}),
+        {"sigma": _SIGMA_SMOOTH},
+        stage="pre-processing"),
     "edge_preserving_smooth": Algorithm(
         smoothing.edge_preserving_smooth, "ES", "edge-preserving smoothing (anisotropic diffusion)",
         (("image", "image"),),
         {"iterations": Parameter("int", "diffusion steps", 1, 50, 1, 10),
          "conductance": Parameter("float", "larger smooths across stronger edges", 0.1, 10, 0.1, 1.2),
-         "time_step": Parameter("float", "step size (stable up to 0.0625)", 0.005, 0.0625, 0.005, 0.0625)}),
+         "time_step": Parameter("float", "step size (stable up to 0.0625)", 0.005, 0.0625, 0.005, 0.0625)},
+        stage="pre-processing"),
     "filament_filter_3d": Algorithm(
         filaments.filament_filter_3d, "F3", "3D filament filter: [sigma, cutoff] pairs OR-ed",
         (("image", "image"),),
@@ -191,23 +206,28 @@ ALGORITHMS: dict[str, Algorithm] = {
          "extra_criteria": Parameter("bool", "drop objects much dimmer than the image", default=False)}),
     "remove_small_objects": Algorithm(
         morphology.remove_small_objects, "SIZE", "remove objects smaller than min_size voxels",
-        (("mask", "mask"),), {"min_size": _SIZE, "per_slice": _PER_SLICE}),
+        (("mask", "mask"),), {"min_size": _SIZE, "per_slice": _PER_SLICE},
+        stage="post-processing"),
     "fill_holes": Algorithm(
         morphology.fill_holes, "HOLES", "fill holes with sizes in [min_size, max_size]", (("mask", "mask"),),
         {"min_size": Parameter("int", "smallest hole filled, in voxels", 0, 50, 1, 0),
          "max_size": Parameter("int", "largest hole filled, in voxels", 0, 10000, 1, 1000),
-         "per_slice": Parameter("bool", "fill holes in each z-slice in 2D", default=True)}),
+         "per_slice": Parameter("bool", "fill holes in each z-slice in 2D", default=True)},
+        stage="post-processing"),
     "thin": Algorithm(
         morphology.thin, "THIN", "topology-preserving thinning", (("mask", "mask"),),
         {"min_thickness": Parameter("float", "half the width kept from thinning, in pixels", 1, 10, 1, 1.0),
-         "thin": Parameter("int", "pixels removed from the outer boundary", 1, 200, 1, 1)}),
-    "union": Algorithm(morphology.union, "OR", "voxel-wise union of masks", (("masks*", "mask"),)),
+         "thin": Parameter("int", "pixels removed from the outer boundary", 1, 200, 1, 1)},
+        stage="post-processing"),
+    "union": Algorithm(morphology.union, "OR", "voxel-wise union of masks", (("masks*", "mask"),),
+        stage="post-processing"),
     "invert": Algorithm(morphology.invert, "INVERT", "1 - x for a normalized image; NOT for a mask",
-                        (("image", "any"),)),
+                        (("image", "any"),), stage="post-processing"),
     "mask_image": Algorithm(
         morphology.mask_image, "MASK", "set the image to a value where the mask is on",
         (("image", "any"), ("mask", "mask")),
-        {"value": Parameter("float", "value written under the mask", 0, 1, 1, 0.0)}),
+        {"value": Parameter("float", "value written under the mask", 0, 1, 1, 0.0)},
+        stage="post-processing"),
     "find_local_maxima": Algorithm(
         watershed.find_local_maxima, "MAXIMA", "local maxima of the image inside each object",
         (("image", "image"), ("mask", "mask")),
@@ -215,7 +235,8 @@ ALGORITHMS: dict[str, Algorithm] = {
     "cut_touching_objects": Algorithm(
         watershed.cut_touching_objects, "WCUT", "cut touching objects by a watershed from seeds",
         (("mask", "mask"), ("seeds", "mask")),
-        {"min_size": Parameter("int", "smallest cut piece kept, in voxels (0: all)", 0, 500, 1, 0)}),
+        {"min_size": Parameter("int", "smallest cut piece kept, in voxels (0: all)", 0, 500, 1, 0)},
+        stage="post-processing"),
     "shell_seeds": Algorithm(
         watershed.shell_seeds, "SHELL_SEEDS", "one seed per object enclosed by a shell, on the middle slice",
         (("image", "image"),),
@@ -229,12 +250,14 @@ ALGORITHMS: dict[str, Algorithm] = {
         {"watershed_line": Parameter("bool", "separate objects by one-voxel lines", default=True)}),
     "drop_background_object": Algorithm(
         watershed.drop_background_object, "drop background", "the objects other than the background seed's",
-        (("labels", "labels"),)),
+        (("labels", "labels"),),
+        stage="post-processing"),
     "object_boundaries": Algorithm(
         watershed.object_boundaries, "BOUNDARY", "boundary voxels of the objects", (("labels", "labels"),),
         {"connectivity": Parameter("int", "neighbourhood: 1 faces, 2 edges, 3 corners", 1, 3, 1, 1),
          "mode": Parameter("choice", "which side of the boundary", default="thick",
-                           choices=("thick", "inner", "outer"))}),
+                           choices=("thick", "inner", "outer"))},
+        stage="post-processing"),
 }
 
 

@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import write_json
+from ._atomic import check_target, write_json
 from .registry import get_algorithm
 
-__all__ = ["Step", "Workflow", "Result", "load_preset", "list_presets", "preset_names", "run",
+__all__ = ["Step", "Workflow", "Result", "StepCache", "load_preset", "from_dict", "list_presets", "preset_names", "run",
            "SCHEMA_VERSION"]
 
 #: Version of the workflow file format.
@@ -58,7 +58,9 @@ class Step:
     parameters: dict[str, Any]
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "algorithm": self.algorithm, "inputs": copy.deepcopy(self.inputs),
+        # Inputs are kept internally under the registry's names ("masks*" for a list); files use the short name.
+        inputs = {name.rstrip("*"): copy.deepcopy(value) for name, value in self.inputs.items()}
+        return {"id": self.id, "algorithm": self.algorithm, "inputs": inputs,
                 "parameters": copy.deepcopy(self.parameters)}
 
 
@@ -102,11 +104,7 @@ class Workflow:
     def save(self, path, *, overwrite: bool = False) -> Path:
         """Write the workflow as JSON (atomically); ``segmenter run`` and :func:`load_preset` accept it."""
         path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} already exists and was left untouched; choose another name or "
-                                  "pass overwrite=True.")
-        if not path.parent.exists():
-            raise FileNotFoundError(f"The folder {path.parent} does not exist; create it first.")
+        check_target(path, overwrite=overwrite)
         write_json(path, self.to_dict())
         return path
 
@@ -140,6 +138,8 @@ class Result:
         Each step's fingerprint (algorithm, parameters, inputs); used to reuse work.
     reused : set of str
         Steps taken from ``previous`` instead of being computed.
+    region : tuple of three slice or None
+        The region the workflow ran on (see :func:`run`); None for the whole image.
     """
 
     mask: np.ndarray
@@ -147,11 +147,65 @@ class Result:
     timings: dict[str, float]
     fingerprints: dict[str, str] = field(default_factory=dict)
     reused: set = field(default_factory=set)
+    region: tuple | None = None
+    #: What each fingerprint computed, as computed (whole-image steps of a region run uncropped).
+    computed: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def recomputed(self) -> list[str]:
         """Steps computed in this run, in order (the others were reused)."""
         return [step for step in self.timings if step not in self.reused]
+
+
+class StepCache:
+    """A bounded store of step outputs by fingerprint, for :func:`run`'s ``cache``.
+
+    Keeps the most recently used outputs up to ``max_bytes`` in all, so that going back to earlier
+    parameter values (or resetting to the preset) reuses what was computed before.
+    """
+
+    def __init__(self, max_bytes: int = 2 * 1024**3):
+        if not isinstance(max_bytes, int) or max_bytes < 0:
+            raise ValueError(f"`max_bytes` must be a non-negative whole number of bytes, got {max_bytes!r}.")
+        self.max_bytes = max_bytes
+        self._items: dict[str, Any] = {}
+
+    @staticmethod
+    def _size(value) -> int:
+        return int(getattr(value, "nbytes", 0))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held."""
+        return sum(self._size(v) for v in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, fingerprint) -> bool:
+        return fingerprint in self._items
+
+    def get(self, fingerprint):
+        """The stored output (marked as recently used), or None."""
+        if fingerprint not in self._items:
+            return None
+        value = self._items.pop(fingerprint)
+        self._items[fingerprint] = value
+        return value
+
+    def put(self, fingerprint: str, value) -> None:
+        """Store an output, dropping the least recently used ones beyond ``max_bytes``."""
+        self._items.pop(fingerprint, None)
+        if self._size(value) > self.max_bytes:
+            return
+        self._items[fingerprint] = value
+        total = self.nbytes
+        while total > self.max_bytes:
+            oldest = next(iter(self._items))
+            total -= self._size(self._items.pop(oldest))
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -199,6 +253,17 @@ def load_preset(name_or_path) -> Workflow:
                          "(or give the path of a saved workflow .json file).")
     resource = _presets_folder() / f"{key}.json"
     return _load_file(resource, f"preset {key} ({resource.name})")
+
+
+def from_dict(data: dict, *, source: str = "workflow data") -> Workflow:
+    """A workflow from data in the file format (what :meth:`Workflow.to_dict` gives), validated.
+
+    Raises
+    ------
+    ValueError
+        Naming ``source``, the step and the fix, as for a malformed file.
+    """
+    return _validate(copy.deepcopy(data), source=source)
 
 
 def _load_file(path, source: str) -> Workflow:
@@ -344,7 +409,8 @@ def _step_fingerprint(step: Step, input_fingerprints: list[str]) -> str:
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
-def run(workflow: Workflow, image, *, previous: Result | None = None, keep_intermediates: bool = True) -> Result:
+def run(workflow: Workflow, image, *, previous: Result | None = None, keep_intermediates: bool = True,
+        region=None, cache: StepCache | None = None) -> Result:
     """Run a workflow on one (Z, Y, X) image.
 
     Parameters
@@ -360,6 +426,15 @@ def run(workflow: Workflow, image, *, previous: Result | None = None, keep_inter
         Keep every step's output in ``Result.images`` (the notebooks show them). False frees each
         intermediate as soon as no later step needs it (batch processing of large images), and
         ``images`` then holds the output only.
+    region : tuple of three slice, optional
+        Run on this part of the image only (the tuning panel's preview). Steps whose output depends
+        on statistics of the whole image (the normalizations, ``whole_image`` in the registry) still
+        run on the whole image while all their inputs are whole, and are cropped where a regional
+        step uses them; every other step runs on the region. ``mask`` and ``images`` then have the
+        region's shape. The whole-image steps are reused when only the region changes.
+    cache : StepCache, optional
+        A store of outputs shared across runs: steps found in it are reused, and every computed
+        step is put in it (the tuning panel keeps one, so that returning to earlier values is instant).
 
     Returns
     -------
@@ -368,28 +443,56 @@ def run(workflow: Workflow, image, *, previous: Result | None = None, keep_inter
     if not isinstance(workflow, Workflow):
         raise ValueError("`workflow` must be a Workflow; load one with helpers.workflow.load_preset(name).")
     raw = np.asarray(image)
+    if region is not None:
+        from .regions import check_region
+
+        if raw.ndim != 3:
+            raise ValueError(f"A region needs a 3D (Z, Y, X) image; this one has shape {raw.shape}.")
+        region = check_region(region, raw.shape)
     fingerprints = {RAW: _image_fingerprint(raw)}
     reusable = {}
     if previous is not None:
-        reusable = {previous.fingerprints[s]: a for s, a in previous.images.items() if s in previous.fingerprints}
+        reusable = dict(previous.computed) or {
+            previous.fingerprints[s]: a for s, a in previous.images.items() if s in previous.fingerprints}
+    region_key = json.dumps([[s.start, s.stop] for s in region]) if region is not None else ""
+    whole = {RAW}  # values that cover the whole image (the rest cover the region)
+    cropped_cache: dict[str, Any] = {}
+
+    def regional(ref: str):
+        """The value of ``ref`` on the region, and its fingerprint there."""
+        if region is None or ref not in whole:
+            return values[ref], fingerprints[ref]
+        if ref not in cropped_cache:
+            key = hashlib.blake2b((fingerprints[ref] + region_key).encode(), digest_size=16).hexdigest()
+            cropped_cache[ref] = (values[ref][region], key)
+        return cropped_cache[ref]
     remaining_uses = {}
     for step in workflow.steps:
         for ids in step.inputs.values():
             for ref in ids if isinstance(ids, list) else [ids]:
                 remaining_uses[ref] = remaining_uses.get(ref, 0) + 1
     values: dict[str, Any] = {RAW: raw}
+    computed: dict[str, Any] = {}
     timings, reused = {}, set()
     for step in workflow.steps:
         algorithm = get_algorithm(step.algorithm)
         refs = {name: (ids if isinstance(ids, list) else [ids]) for name, ids in step.inputs.items()}
-        fingerprint = _step_fingerprint(step, [fingerprints[r] for ids in refs.values() for r in ids])
+        all_refs = [r for ids in refs.values() for r in ids]
+        on_whole = region is None or (algorithm.whole_image and all(r in whole for r in all_refs))
+        sources = {r: (values[r], fingerprints[r]) if on_whole else regional(r) for r in all_refs}
+        fingerprint = _step_fingerprint(step, [sources[r][1] for r in all_refs])
         fingerprints[step.id] = fingerprint
-        if fingerprint in reusable:
-            values[step.id] = reusable[fingerprint]
+        if on_whole and region is not None:
+            whole.add(step.id)
+        stored = reusable.get(fingerprint)
+        if stored is None and cache is not None:
+            stored = cache.get(fingerprint)
+        if stored is not None:
+            values[step.id] = stored
             timings[step.id] = 0.0
             reused.add(step.id)
         else:
-            arrays = {name: ([values[r] for r in ids] if name.endswith("*") else values[ids[0]])
+            arrays = {name: ([sources[r][0] for r in ids] if name.endswith("*") else sources[ids[0]][0])
                       for name, ids in refs.items()}
             started = time.perf_counter()
             try:
@@ -398,16 +501,24 @@ def run(workflow: Workflow, image, *, previous: Result | None = None, keep_inter
                 raise ValueError(f"Step {step.id!r} ({algorithm.label} {step.algorithm}) of workflow "
                                  f"{workflow.name!r}: {error}") from error
             timings[step.id] = time.perf_counter() - started
+            if cache is not None:
+                cache.put(fingerprint, values[step.id])
+        computed[fingerprint] = values[step.id]
         if not keep_intermediates:
-            for ids in refs.values():
-                for ref in ids:
-                    remaining_uses[ref] -= 1
-                    if remaining_uses[ref] == 0 and ref not in (RAW, workflow.output):
-                        values.pop(ref, None)
+            for ref in all_refs:
+                remaining_uses[ref] -= 1
+                if remaining_uses[ref] == 0 and ref not in (RAW, workflow.output):
+                    values.pop(ref, None)
+                    computed.pop(fingerprints[ref], None)
+                    cropped_cache.pop(ref, None)
+    for step_id in list(values):
+        if step_id != RAW and step_id in whole:
+            values[step_id] = regional(step_id)[0]
     final = np.asarray(values[workflow.output])
     mask = final if final.dtype == bool else final > 0
     images = {k: v for k, v in values.items() if k != RAW} if keep_intermediates else {workflow.output: final}
     fingerprints.pop(RAW)
     if not keep_intermediates:
         fingerprints = {workflow.output: fingerprints[workflow.output]}
-    return Result(mask=mask, images=images, timings=timings, fingerprints=fingerprints, reused=reused)
+    return Result(mask=mask, images=images, timings=timings, fingerprints=fingerprints, reused=reused,
+                  region=region, computed=computed)
