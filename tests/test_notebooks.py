@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from nbclient import NotebookClient
 
@@ -61,3 +62,74 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
         assert "beats the preset on" in text and "presets: mean Dice" in text
     if path.name == "00_building_blocks.ipynb":
         assert "saved" in text and list((work / "results").glob("*_seg.ome.tif"))
+    if path.parent.name == "structures":
+        _check_structure_outputs(notebook, text, work)
+
+
+def _check_structure_outputs(notebook, text, work):
+    """The panel and the 3D view were displayed as widgets, the workflow saved and run on the image."""
+    widget_outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+                      if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(widget_outputs) >= 3  # the slice viewer, the tuning panel, the 3D view
+    assert "saved the tuned workflow to" in text and "done: " in text
+    saved = list((work / "results").glob("*_tuned.json"))
+    assert len(saved) == 1 and list((work / "results").glob("*_seg.ome.tif"))
+
+
+STRUCTURES = sorted((ROOT / "notebooks" / "structures").glob("*.ipynb"))
+
+
+def _parameters(path: Path) -> dict:
+    notebook = nbformat.read(path, as_version=4)
+    cell = next(c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    namespace: dict = {}
+    exec(cell.source, namespace)
+    return namespace
+
+
+def test_the_structure_notebooks_follow_the_lookup_table():
+    from helpers import workflow
+
+    assert len(STRUCTURES) == 20
+    assert [p.name[:2] for p in STRUCTURES] == [f"{n:02d}" for n in range(1, 21)]
+    presets = [_parameters(p)["PRESET"] for p in STRUCTURES]
+    assert sorted(presets) == workflow.preset_names()
+    readme = (ROOT / "notebooks" / "README.md").read_text()
+    for path, preset in zip(STRUCTURES, presets):
+        parameters = _parameters(path)
+        assert (path.parent / parameters["DATA"]).resolve() == (ROOT / "data_samples" / f"{preset}.ome.tif")
+        assert parameters["QUICK"] is False and parameters["CHANNEL"] is None
+        assert f"structures/{path.name}" in readme and f"images/{preset}.png" in readme
+        assert (ROOT / "notebooks" / "images" / f"{preset}.png").exists()
+        notebook = nbformat.read(path, as_version=4)
+        markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+        assert "## Checklist" in markdown and f"preset `{preset}`" in markdown
+        for step in workflow.load_preset(preset).steps:  # the introduction names every step
+            assert f"`{step.id}`" in markdown, (path.name, step.id)
+
+
+@pytest.mark.slow
+def test_a_copied_structure_notebook_runs_unchanged_on_another_file(tmp_path, monkeypatch):
+    """A user copies a notebook elsewhere and points DATA at their own file (here without a voxel size)."""
+    from helpers import io, regions
+
+    source = next(p for p in STRUCTURES if p.name.startswith("04_"))
+    image = io.read_image(ROOT / "data_samples" / "tuba1b.ome.tif").data
+    mine = tmp_path / "my data" / "cells.tif"
+    mine.parent.mkdir()
+    import tifffile
+
+    tifffile.imwrite(mine, regions.center_crop(image, (20, 100, 120)))  # plain TIFF: no voxel size recorded
+    work = tmp_path / "analysis"
+    work.mkdir()
+    notebook = nbformat.read(source, as_version=4)
+    for cell in notebook.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = cell.source.replace('"../../data_samples/tuba1b.ome.tif"', repr(str(mine)))
+            assert repr(str(mine)) in cell.source
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
+    text = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert "(20, 100, 120) (Z, Y, X)" in text and "voxel size None" in text
+    assert (work / "results" / "cells_seg.ome.tif").exists()
+    assert mine.exists() and np.array_equal(tifffile.imread(mine), regions.center_crop(image, (20, 100, 120)))
