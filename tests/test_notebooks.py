@@ -73,7 +73,7 @@ def _check_structure_outputs(notebook, text, work):
     assert len(widget_outputs) >= 3  # the slice viewer, the tuning panel, the 3D view
     assert "saved the tuned workflow to" in text and "done: " in text
     saved = list((work / "results").glob("*_tuned.json"))
-    assert len(saved) == 1 and list((work / "results").glob("*_seg.ome.tif"))
+    assert len(saved) == 1 and list((work / "results" / saved[0].stem).glob("*_seg.ome.tif"))
 
 
 STRUCTURES = sorted((ROOT / "notebooks" / "structures").glob("*.ipynb"))
@@ -131,5 +131,5 @@ def test_a_copied_structure_notebook_runs_unchanged_on_another_file(tmp_path, mo
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
     text = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     assert "(20, 100, 120) (Z, Y, X)" in text and "voxel size None" in text
-    assert (work / "results" / "cells_seg.ome.tif").exists()
+    assert (work / "results" / "tuba1b_tuned" / "cells_seg.ome.tif").exists()
     assert mine.exists() and np.array_equal(tifffile.imread(mine), regions.center_crop(image, (20, 100, 120)))
