@@ -282,13 +282,23 @@ class TuningPanel:
         self.workflow = self.preset
         self._after_change()
 
-    def run_full(self):
-        """Run the tuned workflow on the whole image, refresh the 3D view, and return the Result."""
+    def run_full(self, *, keep_intermediates: bool | None = None):
+        """Run the tuned workflow on the whole image, refresh the 3D view, and return the Result.
+
+        Parameters
+        ----------
+        keep_intermediates : bool, optional
+            Keep every step's output (so that the next whole-image run after a change reuses the
+            steps before it). Default: only for images up to 64 million voxels, to bound memory.
+        """
+        if keep_intermediates is None:
+            keep_intermediates = self.image.size <= 64_000_000
         self._run_button.disabled = True
         self._set_status(f"Running {self.workflow.name} on the whole image {self.image.shape} ...")
         started = time.perf_counter()
         try:
-            self.result = engine.run(self.workflow, self.image, previous=self.result or self.preview)
+            self.result = engine.run(self.workflow, self.image, previous=self.result or self.preview,
+                                     keep_intermediates=keep_intermediates)
         finally:
             self._run_button.disabled = False
         elapsed = time.perf_counter() - started

@@ -144,6 +144,9 @@ def test_run_full_matches_the_engine(small):
     expected = workflow.run(workflow.load_preset("sec61b").with_parameters("filaments", scales=[[1.5, 0.1]]), small)
     assert np.array_equal(result.mask, expected.mask)
     assert "Whole image done" in panel._status.value and panel.result is result
+    assert set(result.images) == {s.id for s in panel.workflow.steps}
+    lean = panel.run_full(keep_intermediates=False)
+    assert set(lean.images) == {"mask"} and np.array_equal(lean.mask, expected.mask)
 
 
 def test_save_never_overwrites_unless_asked(small, tmp_path):
@@ -236,3 +239,16 @@ def test_next_free_path(tmp_path):
     target.write_text("{}")
     (tmp_path / "a-2.json").write_text("{}")
     assert widgets.next_free_path(target) == tmp_path / "a-3.json"
+
+
+def test_the_3d_view_shows_the_last_whole_image_mask_and_follows_new_runs(small):
+    panel = widgets.TuningPanel("sec61b", small, voxel_size=(0.29, 0.108, 0.108))
+    panel.run_full()
+    view = panel.viewer3d
+    assert view is panel.viewer3d and view.voxels is not None
+    before = np.asarray(view.voxels.voxels).copy()
+    assert before.astype(bool).sum() == panel.result.mask.sum()  # small image: no downsampling
+    panel.set("filaments", scales=[[1, 0.05]])
+    panel._run_button.click()  # the button refreshes the same view in place
+    after = np.asarray(view.voxels.voxels)
+    assert after.astype(bool).sum() == panel.result.mask.sum() > before.astype(bool).sum()
