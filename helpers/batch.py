@@ -41,7 +41,7 @@ from typing import Callable
 
 from . import __version__
 from ._atomic import write_json
-from .io import read_image, write_mask
+from .io import read_image, write_image, write_mask
 
 __all__ = [
     "FileOutcome",
@@ -139,9 +139,16 @@ def _image_stem(path: Path) -> str | None:
     return None
 
 
+#: Extra images a segmenter may write beside the mask (a trained network's probability map).
+EXTRA_SUFFIXES = ("_prob.ome.tif",)
+
+
 def _is_our_output(path: Path) -> bool:
     name = path.name
-    return name.endswith(MASK_SUFFIX) and (path.parent / (name[: -len(MASK_SUFFIX)] + RECORD_SUFFIX)).exists()
+    for suffix in (MASK_SUFFIX, *EXTRA_SUFFIXES):
+        if name.endswith(suffix) and (path.parent / (name[: -len(suffix)] + RECORD_SUFFIX)).exists():
+            return True
+    return False
 
 
 def expand_inputs(inputs) -> list[Path]:
@@ -333,15 +340,26 @@ def _segment(workflow, input_path: Path, output_folder: Path, channel, checksum:
     read_start = time.perf_counter()
     image = read_image(input_path, channel=channel)
     read_seconds = time.perf_counter() - read_start
-    result = run(workflow, image.data, keep_intermediates=False)  # frees each step when done
-    mask = result.mask
+    if hasattr(workflow, "segment"):  # a trained network (helpers.prediction.ModelSegmenter)
+        mask, step_timings, extra_images = workflow.segment(image.data)
+    else:
+        result = run(workflow, image.data, keep_intermediates=False)  # frees each step when done
+        mask, step_timings, extra_images = result.mask, result.timings, {}
     if tuple(mask.shape) != tuple(image.data.shape):
         raise ValueError(
             f"The workflow returned a mask of shape {tuple(mask.shape)} for an image of shape "
             f"{tuple(image.data.shape)}; check the workflow's last step."
         )
     write_start = time.perf_counter()
-    write_mask(mask_path, mask, voxel_size=image.voxel_size, overwrite=True)
+    stem = mask_path.name[: -len(MASK_SUFFIX)]
+    for suffix, array in extra_images.items():  # e.g. the probability map, NAME_prob.ome.tif
+        write_image(mask_path.parent / f"{stem}_{suffix}.ome.tif", array, voxel_size=image.voxel_size, overwrite=True)
+    if mask.dtype == bool:
+        write_mask(mask_path, mask, voxel_size=image.voxel_size, overwrite=True)
+        values = "0 background, 255 foreground"
+    else:
+        write_image(mask_path, mask, voxel_size=image.voxel_size, overwrite=True)
+        values = "class labels (0 background)"
     write_seconds = time.perf_counter() - write_start
     record = {
         "kind": RECORD_KIND,
@@ -359,14 +377,15 @@ def _segment(workflow, input_path: Path, output_folder: Path, channel, checksum:
             "mask": mask_path.name,
             "shape": list(mask.shape),
             "dtype": "uint8",
-            "values": "0 background, 255 foreground",
+            "values": values,
             "voxel_size_um": list(image.voxel_size) if image.voxel_size is not None else None,
-            "foreground_voxels": int(mask.sum()),
+            "foreground_voxels": int((mask > 0).sum()),
+            "extra": sorted(f"{stem}_{suffix}.ome.tif" for suffix in extra_images),
         },
         "workflow": _plain(workflow.to_dict()),
         "timings_s": {
             "read": round(read_seconds, 4),
-            "steps": {step: round(float(seconds), 4) for step, seconds in result.timings.items()},
+            "steps": {step: round(float(seconds), 4) for step, seconds in step_timings.items()},
             "write": round(write_seconds, 4),
             "total": round(time.perf_counter() - started, 4),
         },

@@ -8,6 +8,8 @@
     segmenter cluster [--workers N] [--port P]
     segmenter samples OUTDIR [--only NAME ...] [--seed S] [--shape Z Y X] [--no-lamin-set] [--overwrite]
     segmenter baselines IMAGE --truth TRUTH [--workflow NAME_OR_FILE] [--slice Z] [--csv FILE]
+    segmenter train CONFIG [--resume CHECKPOINT] [--overwrite]
+    segmenter predict CHECKPOINT INPUT... -o OUTDIR [--threshold P] [--tile Z Y X] [--batch-size N] [--device D]
 
 ``info`` reads an image the way every workflow will (a (Z, Y, X) stack and its voxel size) and
 reports what a user needs before tuning: shape, dtype, voxel size, intensity statistics, and the
@@ -16,7 +18,9 @@ one workflow's steps and parameters, ``run`` applies a workflow to files, folder
 (see :mod:`helpers.batch`), and ``cluster`` starts a Dask cluster on this machine for ``run
 --scheduler``. ``samples`` draws the synthetic sample images with their ground truth
 (:mod:`helpers.synthetic`), and ``baselines`` scores the paper's 22 threshold methods, and optionally a
-workflow, against a ground truth (:mod:`helpers.baselines`). Usage errors are printed as one line saying what to do, with exit code 2; ``run``
+workflow, against a ground truth (:mod:`helpers.baselines`). ``train`` trains a network from a JSON
+configuration (:mod:`helpers.training`) and ``predict`` applies a checkpoint to files, resumably, like
+``run`` (:mod:`helpers.prediction`). Usage errors are printed as one line saying what to do, with exit code 2; ``run``
 exits with 1 when any file failed.
 """
 
@@ -88,6 +92,10 @@ def _run(args: argparse.Namespace) -> int:
         print("segmenter: interrupted; finished files are kept. Run the same command again to go on "
               "where it stopped.", file=sys.stderr)
         return 130
+    return _report(summary)
+
+
+def _report(summary) -> int:
     total = len(summary.outcomes)
     print(f"{len(summary.done)} done, {len(summary.skipped)} skipped (already done), "
           f"{len(summary.failed)} failed, of {total} file{'s' if total != 1 else ''} in "
@@ -95,6 +103,43 @@ def _run(args: argparse.Namespace) -> int:
     for outcome in summary.failed:
         print(f"FAILED {outcome.input}: {outcome.error}")
     return 0 if summary.ok else 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .training import TrainingConfig, train
+
+    config = TrainingConfig.from_file(args.config)
+    if args.resume is not None:
+        config.resume = args.resume
+    if args.overwrite:
+        config.overwrite = True
+    try:
+        result = train(config, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("segmenter: interrupted; the last checkpoint written is kept. Continue with --resume "
+              f"{config.output_folder}/checkpoint_last.pt.", file=sys.stderr)
+        return 130
+    last = result.history[-1] if result.history else {}
+    print(f"trained {config.network.get('name')} for {config.iterations} iterations in {result.seconds:.0f} s; "
+          f"validation Dice {last.get('validation_dice', float('nan')):.3f}; best checkpoint "
+          f"{result.best_checkpoint}; curves in {result.output_folder / 'curves.png'}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+    from .prediction import ModelSegmenter
+
+    model = ModelSegmenter(args.checkpoint, threshold=args.threshold, tile_shape=args.tile,
+                           batch_size=args.batch_size, device=args.device)
+    try:
+        summary = run_batch(model, args.inputs, args.output, channel=args.channel, workers=1,
+                            overwrite=args.overwrite, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("segmenter: interrupted; finished files are kept. Run the same command again to go on.",
+              file=sys.stderr)
+        return 130
+    return _report(summary)
 
 
 def _cluster(args: argparse.Namespace) -> int:
@@ -249,6 +294,35 @@ def build_parser() -> argparse.ArgumentParser:
     baselines.add_argument("--csv", metavar="FILE", default=None, help="write every method and radius to a CSV")
     baselines.add_argument("--overwrite", action="store_true", help="replace an existing CSV")
     baselines.set_defaults(handler=_baselines)
+
+    train = commands.add_parser(
+        "train", help="train a network on a folder of images and ground truths (see helpers.training)",
+        description="Train a network as the JSON configuration says (training_folder, output_folder, network, "
+                    "patch_shape, batch_size, iterations, learning_rate, ...; see helpers.training.TrainingConfig). "
+                    "Writes checkpoint_last.pt, checkpoint_best.pt, history.csv and curves.png.")
+    train.add_argument("config", metavar="CONFIG", help="a training configuration .json file")
+    train.add_argument("--resume", metavar="CHECKPOINT", default=None, help="continue from this checkpoint")
+    train.add_argument("--overwrite", action="store_true", help="replace an earlier training's outputs")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train)
+
+    predict = commands.add_parser(
+        "predict", help="apply a trained network to files, folders or glob patterns",
+        description="Predict every input tile by tile and write OUTDIR/NAME_prob.ome.tif (foreground "
+                    "probability), OUTDIR/NAME_seg.ome.tif (mask at --threshold) and OUTDIR/NAME_seg.json. "
+                    "Files already done are skipped.")
+    predict.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint written by `segmenter train`")
+    predict.add_argument("inputs", metavar="INPUT", nargs="+", help="image files, folders or quoted glob patterns")
+    predict.add_argument("-o", "--output", metavar="OUTDIR", required=True, help="output folder (created if needed)")
+    predict.add_argument("--threshold", type=float, default=0.5, help="foreground probability for the mask (0.5)")
+    predict.add_argument("--tile", type=_positive_int, nargs=3, metavar=("Z", "Y", "X"), default=None,
+                         help="input tile size (default: chosen for the network and memory)")
+    predict.add_argument("--batch-size", type=_positive_int, default=1, help="tiles per forward pass (1)")
+    predict.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    predict.add_argument("--channel", type=int, default=None, help="channel to use in multichannel files")
+    predict.add_argument("--overwrite", action="store_true", help="replace results made with another model")
+    predict.add_argument("--no-progress", action="store_true", help="no progress bar")
+    predict.set_defaults(handler=_predict)
     return parser
 
 
