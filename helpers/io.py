@@ -18,7 +18,7 @@ import tifffile
 from ._atomic import atomic_path, check_target
 from ._checks import check_voxel_size
 
-__all__ = ["Image", "read_image", "write_image", "write_mask"]
+__all__ = ["Image", "read_image", "write_image", "write_mask", "next_free_path"]
 
 _UNIT_TO_MICROMETRE = {
     "m": 1e6, "mm": 1e3, "cm": 1e4, "µm": 1.0, "um": 1.0, "micron": 1.0, "microns": 1.0,
@@ -278,3 +278,18 @@ def write_mask(path, mask, *, voxel_size=None, overwrite: bool = False) -> Path:
     return write_image(path, (array > 0).astype(np.uint8) * np.uint8(255), voxel_size=voxel_size,
                        overwrite=overwrite)
 
+
+def next_free_path(path) -> Path:
+    """``path`` if nothing is there, else the first free ``name-2.ext``, ``name-3.ext``, ... (files or folders).
+
+    Notebooks save under such names so that running them again never replaces an earlier result.
+    """
+    path = Path(path)
+    if not path.exists():
+        return path
+    suffix = "".join(path.suffixes[-1:])
+    stem = path.name[: len(path.name) - len(suffix)]
+    number = 2
+    while (candidate := path.with_name(f"{stem}-{number}{suffix}")).exists():
+        number += 1
+    return candidate

@@ -33,28 +33,16 @@ import numpy as np
 from . import _render, regions
 from . import workflow as engine
 from ._checks import check_image, check_voxel_size
+from .io import next_free_path
 from .registry import STAGES, Parameter, get_algorithm
 
-__all__ = ["TuningPanel", "next_free_path"]
+__all__ = ["TuningPanel"]
 
 _log = logging.getLogger(__name__)
 
 _SLIDER_LAYOUT = {"width": "440px"}
 _STYLE = {"description_width": "120px"}
 _VIEWS = ("slice", "max projection")
-
-
-def next_free_path(path) -> Path:
-    """``path`` if no file is there, else the first free ``name-2.ext``, ``name-3.ext``, ..."""
-    path = Path(path)
-    if not path.exists():
-        return path
-    suffix = "".join(path.suffixes[-1:])
-    stem = path.name[: len(path.name) - len(suffix)]
-    number = 2
-    while (candidate := path.with_name(f"{stem}-{number}{suffix}")).exists():
-        number += 1
-    return candidate
 
 
 def _decimals(step: float) -> int:

@@ -235,10 +235,10 @@ def test_unknown_presets_get_suggestions(small):
 
 def test_next_free_path(tmp_path):
     target = tmp_path / "a.json"
-    assert widgets.next_free_path(target) == target
+    assert io.next_free_path(target) == target
     target.write_text("{}")
     (tmp_path / "a-2.json").write_text("{}")
-    assert widgets.next_free_path(target) == tmp_path / "a-3.json"
+    assert io.next_free_path(target) == tmp_path / "a-3.json"
 
 
 def test_the_3d_view_shows_the_last_whole_image_mask_and_follows_new_runs(small):
