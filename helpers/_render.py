@@ -93,3 +93,38 @@ def png_bytes(rgb, *, compress_level: int = 1) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
+
+
+def notebook_figure(**kwargs):
+    """A matplotlib Figure made without pyplot that shows itself as a PNG in any notebook.
+
+    Figures made this way are never left open in ``matplotlib.pyplot`` (no leaks, no duplicate
+    display), and they render in headless runs too (``MPLBACKEND=Agg``, nbclient), where a plain
+    Figure would show only as text. ``kwargs`` go to ``Figure`` (e.g. ``figsize``, ``layout``).
+    """
+    return _figure_class()(**kwargs)
+
+
+_FIGURE_CLASS = None
+
+
+def _figure_class():
+    global _FIGURE_CLASS
+    if _FIGURE_CLASS is None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        class NotebookFigure(Figure):
+            """A Figure with an Agg canvas that displays itself as PNG."""
+
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                FigureCanvasAgg(self)
+
+            def _repr_png_(self):
+                buffer = io.BytesIO()
+                self.savefig(buffer, format="png", dpi=100)
+                return buffer.getvalue()
+
+        _FIGURE_CLASS = NotebookFigure
+    return _FIGURE_CLASS

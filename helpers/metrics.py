@@ -17,13 +17,12 @@ Beyond binary masks:
 
 from __future__ import annotations
 
-import functools
-import io as _io
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import numpy as np
 
+from . import _render
 from ._checks import check_image, check_labels, check_mask, check_number
 
 __all__ = [
@@ -538,21 +537,6 @@ def threshold_sweep(probability, truth, thresholds=np.linspace(0.05, 0.95, 19)) 
     return ThresholdSweep(tuple(rows))
 
 
-@functools.lru_cache(maxsize=1)
-def _figure_class():
-    from matplotlib.figure import Figure
-
-    class SweepFigure(Figure):
-        """A matplotlib Figure that shows itself as a PNG in any notebook (made without pyplot)."""
-
-        def _repr_png_(self):
-            buffer = _io.BytesIO()
-            self.savefig(buffer, format="png", dpi=100)
-            return buffer.getvalue()
-
-    return SweepFigure
-
-
 def plot_threshold_sweep(sweep: ThresholdSweep, *, metrics=_SWEEP_METRICS, best: str = "dice"):
     """Scores against threshold, one line per metric, the best threshold marked.
 
@@ -577,7 +561,7 @@ def plot_threshold_sweep(sweep: ThresholdSweep, *, metrics=_SWEEP_METRICS, best:
     for m in metrics + (best,):
         if m not in _SWEEP_METRICS:
             raise ValueError(f"{m!r} is not a scored metric; choose from: {', '.join(_SWEEP_METRICS)}.")
-    figure = _figure_class()(figsize=(6, 4), layout="constrained")
+    figure = _render.notebook_figure(figsize=(6, 4), layout="constrained")
     axes = figure.add_subplot()
     thresholds = sweep.column("threshold")
     for m in metrics:

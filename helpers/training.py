@@ -188,11 +188,9 @@ def _dice(log_probabilities, classes, cost) -> tuple[int, int, int]:
 
 
 def _save_curves(history: list[dict], path: Path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from ._render import notebook_figure
 
-    figure = Figure(figsize=(9, 3.5))
-    FigureCanvasAgg(figure)
+    figure = notebook_figure(figsize=(9, 3.5))
     loss_axis, dice_axis = figure.subplots(1, 2)
     steps = [row["iteration"] for row in history]
     loss_axis.plot(steps, [row["train_loss"] for row in history], label="training")

@@ -28,7 +28,6 @@ show themselves as PNG in any notebook, whatever the matplotlib backend.
 
 from __future__ import annotations
 
-import functools
 import io as _io
 import socket
 import warnings
@@ -589,23 +588,6 @@ def _figure_png(figure, dpi: int = 80) -> bytes:
     return buffer.getvalue()
 
 
-@functools.lru_cache(maxsize=1)
-def _slices_figure_class():
-    from matplotlib.figure import Figure
-
-    class SlicesFigure(Figure):
-        """A matplotlib Figure that shows itself as a PNG in any notebook.
-
-        Created without pyplot, it would otherwise show only as text where no matplotlib
-        display hook is active (e.g. headless runs with ``MPLBACKEND=Agg``).
-        """
-
-        def _repr_png_(self):
-            return _figure_png(self, dpi=100)
-
-    return SlicesFigure
-
-
 class _SliceData:
     """Validated arrays, display range and projections, computed once for redraws."""
 
@@ -627,7 +609,7 @@ class _SliceData:
         z = _check_position(z, "z", Z)
         y = _check_position(y, "y", Y)
         x = _check_position(x, "x", X)
-        figure = _slices_figure_class()(figsize=(12, 7), layout="constrained")
+        figure = _render.notebook_figure(figsize=(12, 7), layout="constrained")
         return _draw_slices(figure, self.image, self.mask, self.voxel_size, z, y, x,
                             self.display_ranges, self.projections)
 
