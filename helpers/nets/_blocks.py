@@ -118,8 +118,9 @@ class SegmentationNetwork(nn.Module):
     spatial_ndim = 3
 
     # ------------------------------------------------------------------ size rules
-    def _axis_output_size(self, axis: int, size: int):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _axis_output_size(self, axis: int, size: int):  # pragma: no cover - every network defines its rule
+        raise TypeError(f"{type(self).__name__} defines no input-size rule; a network class must implement "
+                        "_axis_output_size(axis, size).")
 
     def _axis_names(self) -> tuple[str, ...]:
         return _AXIS_NAMES[self.spatial_ndim]
