@@ -184,7 +184,7 @@ def test_bad_tensors_raise():
     with pytest.raises(ValueError, match="1 input channel"):
         net(torch.zeros(1, 2, 8, 8, 8))
     with pytest.raises(ValueError, match="4D tensor"):
-        MSDNet(dimensions=2, depth=1)(torch.zeros(1, 1, 4, 4, 4))
+        MSDNet(dimensions=2, depth=1)(torch.zeros(1, 4, 4))  # (a 5D stack is segmented slice by slice)
 
 
 # ---------------------------------------------------------------- arguments
@@ -258,3 +258,15 @@ def test_parameter_counts_of_the_defaults():
     # Net_basic's batch norm has no affine parameters.
     bn = [m for m in NetBasic(base_channels=1).modules() if isinstance(m, torch.nn.BatchNorm3d)]
     assert bn and all(m.weight is None for m in bn)
+
+
+def test_a_2d_msdnet_segments_stacks_slice_by_slice():
+    torch.manual_seed(0)
+    net = MSDNet(depth=4, max_dilation=2, dimensions=2).eval()
+    stack = torch.randn(2, 1, 3, 12, 14)
+    with torch.no_grad():
+        out = net(stack)[0]
+        per_slice = torch.stack([net(stack[:, :, z])[0] for z in range(3)], dim=2)
+    assert out.shape == (2, 2, 3, 12, 14) and torch.allclose(out, per_slice, atol=1e-6)
+    assert net.output_shape((3, 12, 14)) == (3, 12, 14) and net.valid_input_shape((5, 9, 9)) == (5, 9, 9)
+    assert net.output_shape((12, 14)) == (12, 14)

@@ -266,3 +266,13 @@ def test_examples_are_written_in_the_folder_convention_and_never_overwritten(tmp
         training_data.write_training_example(tmp_path / "set", "img_007", image, truth)
     with pytest.raises(ValueError, match="plain file name"):
         training_data.write_training_example(tmp_path / "set", "img_GT", image, truth)
+
+
+def test_a_2d_network_trains_and_predicts_stacks_slice_by_slice(tmp_path):
+    config = _config(tmp_path, network={"name": "msdnet", "depth": 6, "max_dilation": 3, "dimensions": 2},
+                     patch_shape=[1, 32, 32], iterations=30, validate_every=15, learning_rate=0.01)
+    result = training.train(config, progress=False)
+    assert [row["iteration"] for row in result.history] == [15, 30]
+    image, _ = _blobs((16, 32, 32), 0)
+    mask, _, extra = ModelSegmenter(result.best_checkpoint).segment(image)
+    assert mask.shape == image.shape and 0 <= extra["prob"].min() and extra["prob"].max() <= 1

@@ -2,6 +2,9 @@
 
 Input (N, C, Z, Y, X) (or (N, C, Y, X) with ``dimensions=2``) -> a one-item list
 [(N, n_classes, Z, Y, X)] of log-probabilities; every input size is valid, the margin is 0.
+A 2D network also takes (N, C, Z, Y, X) stacks and segments them slice by slice (each z-slice on
+its own), so it trains on and predicts 3D images like the other networks (``output_shape`` and
+``valid_input_shape`` then take (Z, Y, X) sizes too).
 
 Layout: ``depth`` layers; layer i (0-based) is a 3x3x3 (3x3) convolution with dilation
 ``i % max_dilation + 1`` (cycling 1, 2, ..., max_dilation), zero-padded by its dilation so the
@@ -77,6 +80,21 @@ class MSDNet(SegmentationNetwork):
     def _axis_output_size(self, axis: int, size: int):
         return size
 
+    def _slice_wise(self, shape) -> bool:
+        return self.spatial_ndim == 2 and len(tuple(shape)) == 3
+
+    def output_shape(self, input_shape) -> tuple[int, ...]:
+        """The output size (the input size); a 2D network also takes a (Z, Y, X) stack size."""
+        if self._slice_wise(input_shape):
+            return (int(input_shape[0]), *super().output_shape(tuple(input_shape)[1:]))
+        return super().output_shape(input_shape)
+
+    def valid_input_shape(self, shape) -> tuple[int, ...]:
+        """Every size is valid (a 2D network also takes a (Z, Y, X) stack size)."""
+        if self._slice_wise(shape):
+            return (int(shape[0]), *super().valid_input_shape(tuple(shape)[1:]))
+        return super().valid_input_shape(shape)
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Segment a batch.
 
@@ -87,8 +105,14 @@ class MSDNet(SegmentationNetwork):
         Returns
         -------
         list of one torch.Tensor, shape (N, n_classes, *spatial)
-            Log-probabilities.
+            Log-probabilities. A 2D network given (N, C, Z, Y, X) segments every z-slice on its own
+            and returns (N, n_classes, Z, Y, X).
         """
+        if self.spatial_ndim == 2 and x.ndim == 5:
+            n, c, z, y, x_size = x.shape
+            slices = x.permute(0, 2, 1, 3, 4).reshape(n * z, c, y, x_size)
+            out = self.forward(slices)[0]
+            return [out.reshape(n, z, out.shape[1], y, x_size).permute(0, 2, 1, 3, 4)]
         self._check_input(x)
         width = self._arguments["width"]
         if torch.is_grad_enabled():
