@@ -18,6 +18,7 @@ __all__ = [
     "check_number",
     "check_choice",
     "check_voxel_size",
+    "check_shape",
 ]
 
 
@@ -237,3 +238,28 @@ def check_voxel_size(voxel_size, *, unknown=None):
             "`helpers.io.read_image`, or None when the size is unknown."
         )
     return values
+
+
+def check_shape(shape, name: str, *, ndim: int = 3, minimum: int = 1, axes: str = "") -> tuple[int, ...]:
+    """Validate a size per axis (a shape, a tile, a halo) and return it as a tuple of ints.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        ``ndim`` whole numbers, each >= ``minimum``.
+    name : str
+        The argument name used in error messages.
+    axes : str
+        How to name the axes in messages, e.g. "(Z, Y, X)"; default: Z, Y, X for 3 axes.
+    """
+    axes = axes or {3: "(Z, Y, X)", 2: "(Y, X)"}.get(ndim, f"({ndim} axes)")
+    try:
+        values = tuple(shape)
+    except TypeError:
+        values = ()
+    if (len(values) != ndim
+            or any(isinstance(v, bool) or not isinstance(v, numbers.Real) or float(v) != int(v) for v in values)
+            or any(v < minimum for v in values)):
+        raise ValueError(f"`{name}` must be {ndim} whole numbers >= {minimum}, one per axis {axes} (no batch or "
+                         f"channel axis); got {shape!r}.")
+    return tuple(int(v) for v in values)

@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._checks import check_image, check_number
+from ._checks import check_image, check_number, check_shape
 
 __all__ = ["predict", "probability_to_mask", "probability_to_labels", "DEFAULT_MAX_TILE"]
 
@@ -57,19 +57,11 @@ _MIN_WEIGHT = 1e-3
 # --------------------------------------------------------------------------------------------
 
 
-def _check_shape(value, name: str, ndim: int = 3, minimum: int = 1, allow_scalar: bool = False):
-    """A tuple of ``ndim`` whole numbers >= ``minimum`` (a single number for all axes if allowed)."""
+def _check_shape(value, name: str, minimum: int = 1, allow_scalar: bool = False):
+    """A (z, y, x) tuple of whole numbers >= ``minimum`` (one number for all axes if allowed)."""
     if allow_scalar and not isinstance(value, (Sequence, np.ndarray)):
-        value = (value,) * ndim
-    try:
-        values = tuple(value)
-    except TypeError:
-        values = ()
-    if len(values) != ndim:
-        raise ValueError(
-            f"`{name}` must be {ndim} whole numbers (z, y, x), got {value!r}."
-        )
-    return tuple(check_number(v, f"{name}", minimum=minimum, integer=True) for v in values)
+        value = (value,) * 3
+    return check_shape(value, name, minimum=minimum)
 
 
 def _check_image_channels(image) -> np.ndarray:

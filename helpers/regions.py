@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from ._checks import _as_array
+from ._checks import _as_array, check_shape
 
 __all__ = ["Region", "whole", "center_crop", "centered_region", "preview_region", "expand", "relative",
            "region_shape", "describe", "check_region"]
@@ -36,13 +36,7 @@ MIN_PREVIEW_SLICES = 8
 
 
 def _check_shape(shape) -> tuple[int, int, int]:
-    try:
-        values = tuple(int(v) for v in shape)
-    except (TypeError, ValueError):
-        values = ()
-    if len(values) != 3 or any(v < 1 for v in values) or any(float(a) != b for a, b in zip(shape, values)):
-        raise ValueError(f"A (Z, Y, X) shape of three positive whole numbers is needed, got {shape!r}.")
-    return values
+    return check_shape(shape, "shape")
 
 
 def whole(shape) -> Region:
@@ -164,13 +158,7 @@ def preview_region(image_shape, *, max_voxels: int = DEFAULT_PREVIEW_VOXELS, hal
 
 
 def _check_halo(halo) -> tuple[int, int, int]:
-    try:
-        values = tuple(int(v) for v in halo)
-    except (TypeError, ValueError):
-        values = ()
-    if len(values) != 3 or any(v < 0 for v in values):
-        raise ValueError(f"`halo` must be three non-negative whole numbers (Z, Y, X), got {halo!r}.")
-    return values
+    return check_shape(halo, "halo", minimum=0)
 
 
 def expand(region, image_shape, halo=DEFAULT_HALO) -> Region:

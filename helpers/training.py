@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoints, training_data
+from ._checks import check_shape
 
 __all__ = ["TrainingConfig", "TrainingResult", "train"]
 
@@ -141,8 +142,8 @@ class TrainingConfig:
             raise ValueError(f"`weight_decay` must be in [0, 1), got {self.weight_decay!r}.")
         if not isinstance(self.network, dict) or "name" not in self.network:
             raise ValueError(f"`network` must be a dict with a 'name', e.g. {{'name': 'net_basic'}}; got {self.network!r}.")
-        if self.patch_shape is not None and (len(self.patch_shape) != 3 or any(int(v) < 1 for v in self.patch_shape)):
-            raise ValueError(f"`patch_shape` must be three positive sizes (Z, Y, X), got {self.patch_shape!r}.")
+        if self.patch_shape is not None:
+            check_shape(self.patch_shape, "patch_shape")
         if self.device not in (None, "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise ValueError(f"`device` must be 'cpu', 'cuda' or None (automatic), got {self.device!r}.")
 

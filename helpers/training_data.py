@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import check_shape
+
 __all__ = ["TrainingImage", "find_training_images", "write_training_example", "load_training_image", "normalize", "DEFAULT_NORMALIZATION",
            "Augmentation", "PatchSampler", "split_validation"]
 
@@ -251,10 +253,8 @@ class PatchSampler:
                  seed: int = 0):
         if not examples:
             raise ValueError("No training examples to draw patches from.")
-        self.input_shape = tuple(int(v) for v in input_shape)
-        self.output_shape = tuple(int(v) for v in output_shape)
-        if len(self.input_shape) != 3 or len(self.output_shape) != 3:
-            raise ValueError("Patch shapes must be (Z, Y, X).")
+        self.input_shape = check_shape(input_shape, "input_shape")
+        self.output_shape = check_shape(output_shape, "output_shape")
         margin = [i - o for i, o in zip(self.input_shape, self.output_shape)]
         if any(m < 0 or m % 2 for m in margin):
             raise ValueError(f"The output {self.output_shape} must be centred in the input {self.input_shape} "

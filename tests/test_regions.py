@@ -76,8 +76,8 @@ def test_bad_regions_are_refused(bad, match):
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: regions.preview_region((10, 20)), "three positive"),
-    (lambda: regions.preview_region((10, 0, 5)), "three positive"),
+    (lambda: regions.preview_region((10, 20)), "3 whole numbers >= 1"),
+    (lambda: regions.preview_region((10, 0, 5)), "3 whole numbers >= 1"),
     (lambda: regions.preview_region((10, 20, 30), max_voxels=0), "max_voxels"),
     (lambda: regions.expand((slice(None),) * 3, (4, 4, 4), halo=(1, -1, 1)), "halo"),
     (lambda: regions.center_crop(np.zeros((4, 4)), (2, 2, 2)), "select one channel"),

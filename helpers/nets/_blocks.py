@@ -13,6 +13,8 @@ import numbers
 import torch
 from torch import nn
 
+from .._checks import check_shape
+
 __all__ = [
     "check_integer",
     "check_spatial_shape",
@@ -37,21 +39,7 @@ def check_integer(value, name: str, *, minimum: int, hint: str = "") -> int:
 
 def check_spatial_shape(shape, ndim: int, name: str = "input_shape") -> tuple[int, ...]:
     """Return ``shape`` as a tuple of ``ndim`` positive ints, or raise ValueError."""
-    try:
-        values = tuple(shape)
-    except TypeError:
-        raise ValueError(
-            f"`{name}` must be a sequence of {ndim} sizes {_AXIS_NAMES[ndim]}, got {shape!r}."
-        ) from None
-    if len(values) != ndim:
-        raise ValueError(
-            f"`{name}` must give the {ndim} spatial sizes {_AXIS_NAMES[ndim]} (no batch or channel "
-            f"axis), got {len(values)} values: {values}."
-        )
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"`{name}` must hold positive whole numbers, got {values}.")
-    return tuple(int(v) for v in values)
+    return check_shape(shape, name, ndim=ndim, axes=f"({', '.join(_AXIS_NAMES[ndim])})")
 
 
 def center_crop(tensor: torch.Tensor, spatial_shape) -> torch.Tensor:
