@@ -216,6 +216,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"segmenter: error: {message}{hint}\n")
 
 
+def _add_batch_arguments(command) -> None:
+    """The inputs and options `run` and `predict` share (both go through helpers.batch)."""
+    command.add_argument("inputs", metavar="INPUT", nargs="+",
+                         help="image files, folders (their .tif/.tiff files) or quoted glob patterns ('data/*.tif')")
+    command.add_argument("-o", "--output", metavar="OUTDIR", required=True, help="output folder (created if needed)")
+    command.add_argument("--channel", type=int, default=None, help="channel to segment in multichannel files")
+    command.add_argument("--overwrite", action="store_true",
+                         help="replace results that were made with another workflow, model or input version")
+    command.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="segmenter",
@@ -245,18 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "and OUTDIR/NAME_seg.json (the workflow, input checksum, timings) per input. Files "
                     "already done are skipped, so an interrupted run can simply be started again.")
     run.add_argument("workflow", metavar="WORKFLOW", help="a preset name or a saved workflow .json file")
-    run.add_argument("inputs", metavar="INPUT", nargs="+",
-                     help="image files, folders (their .tif/.tiff files) or quoted glob patterns ('data/*.tif')")
-    run.add_argument("-o", "--output", metavar="OUTDIR", required=True, help="output folder (created if needed)")
-    run.add_argument("--channel", type=int, default=None, help="channel to segment in multichannel files")
+    _add_batch_arguments(run)
     run.add_argument("--workers", type=_positive_int, default=1,
                      help="files processed at once, in separate processes (default 1)")
     run.add_argument("--scheduler", metavar="ADDRESS", default=None,
                      help="run on a Dask cluster (tcp://host:8786, see `segmenter cluster`), or 'local' to "
                           "start one on this machine with --workers workers")
-    run.add_argument("--overwrite", action="store_true",
-                     help="replace results that were made with another workflow or input version")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
 
     cluster = commands.add_parser("cluster", help="start a Dask cluster on this machine for `run --scheduler`")
@@ -312,16 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "probability), OUTDIR/NAME_seg.ome.tif (mask at --threshold) and OUTDIR/NAME_seg.json. "
                     "Files already done are skipped.")
     predict.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint written by `segmenter train`")
-    predict.add_argument("inputs", metavar="INPUT", nargs="+", help="image files, folders or quoted glob patterns")
-    predict.add_argument("-o", "--output", metavar="OUTDIR", required=True, help="output folder (created if needed)")
+    _add_batch_arguments(predict)
     predict.add_argument("--threshold", type=float, default=0.5, help="foreground probability for the mask (0.5)")
     predict.add_argument("--tile", type=_positive_int, nargs=3, metavar=("Z", "Y", "X"), default=None,
                          help="input tile size (default: chosen for the network and memory)")
     predict.add_argument("--batch-size", type=_positive_int, default=1, help="tiles per forward pass (1)")
     predict.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    predict.add_argument("--channel", type=int, default=None, help="channel to use in multichannel files")
-    predict.add_argument("--overwrite", action="store_true", help="replace results made with another model")
-    predict.add_argument("--no-progress", action="store_true", help="no progress bar")
     predict.set_defaults(handler=_predict)
     return parser
 

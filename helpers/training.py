@@ -26,6 +26,7 @@ import numpy as np
 
 from . import checkpoints, training_data
 from ._checks import check_shape
+from .metrics import _from_counts
 
 __all__ = ["TrainingConfig", "TrainingResult", "train"]
 
@@ -177,7 +178,7 @@ def _device(config: TrainingConfig):
     return torch.device(config.device)
 
 
-def _dice(log_probabilities, classes, cost) -> tuple[int, int, int]:
+def _foreground_counts(log_probabilities, classes, cost) -> tuple[int, int, int]:
     """(true positives, false positives, false negatives) of the foreground (classes > 0) where cost > 0."""
     predicted = log_probabilities.argmax(dim=1) > 0
     truth = classes > 0
@@ -302,10 +303,10 @@ def train(config: TrainingConfig, *, progress: bool = True) -> TrainingResult:
                 images, classes, costs = to_tensors(batch)
                 outputs = model(images)
                 losses.append(float(deep_supervision_loss(outputs[:1], classes, costs)))
-                counts = _dice(outputs[0].float(), classes, costs)
+                counts = _foreground_counts(outputs[0].float(), classes, costs)
                 tp, fp, fn = tp + counts[0], fp + counts[1], fn + counts[2]
         model.train()
-        return float(np.mean(losses)), (1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn))
+        return float(np.mean(losses)), _from_counts(tp, fp, fn).dice
 
     info_base = {"training": config.to_dict(), "patch_shape": list(patch), "output_shape": list(out_shape),
                  "n_classes": n_classes, "training_images": [i.name for i in train_items],

@@ -21,6 +21,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import math
@@ -472,18 +473,14 @@ class TuningPanel:
     # reacting
     # ------------------------------------------------------------------------------------------
 
-    class _Silence:
-        def __init__(self, panel):
-            self.panel = panel
-
-        def __enter__(self):
-            self.panel._quiet = True
-
-        def __exit__(self, *exc):
-            self.panel._quiet = False
-
+    @contextlib.contextmanager
     def _silenced(self):
-        return self._Silence(self)
+        """Set controls without each change recomputing the preview."""
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
 
     def _safely(self, action) -> None:
         """Run a widget callback; show a failure in the status line instead of losing it in a log."""
