@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import check_number, check_shape
+
 __all__ = ["ModelSegmenter", "predict_image"]
 
 
@@ -52,13 +54,10 @@ class ModelSegmenter:
         self.path = Path(checkpoint)
         if not self.path.is_file():
             raise FileNotFoundError(f"No checkpoint file at {self.path}.")
-        if not (isinstance(threshold, (int, float)) and 0 < threshold < 1):
-            raise ValueError(f"`threshold` must be a probability in (0, 1), got {threshold!r}.")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a whole number >= 1, got {batch_size!r}.")
-        self.threshold = float(threshold)
-        self.tile_shape = None if tile_shape is None else [int(v) for v in tile_shape]
-        self.batch_size = batch_size
+        self.threshold = float(check_number(threshold, "threshold", minimum=0, maximum=1, min_inclusive=False,
+                                            max_inclusive=False))
+        self.tile_shape = None if tile_shape is None else list(check_shape(tile_shape, "tile_shape"))
+        self.batch_size = int(check_number(batch_size, "batch_size", minimum=1, integer=True))
         self.device = device
         self.sha256 = file_checksum(self.path)
         self._loaded = None

@@ -250,7 +250,7 @@ def train(config: TrainingConfig, *, progress: bool = True) -> TrainingResult:
     config.check()
     started = time.perf_counter()
     items = training_data.find_training_images(config.training_folder)
-    normalization = training_data._check_normalization(config.normalization)
+    normalization = training_data.check_normalization(config.normalization)
     augmentation = training_data.Augmentation(**config.augmentation)
     device = _device(config)
     folder = _prepare_output(config)

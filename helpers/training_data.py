@@ -25,7 +25,8 @@ import numpy as np
 
 from ._checks import check_shape
 
-__all__ = ["TrainingImage", "find_training_images", "write_training_example", "load_training_image", "normalize", "DEFAULT_NORMALIZATION",
+__all__ = ["TrainingImage", "find_training_images", "write_training_example", "load_training_image", "normalize",
+           "check_normalization", "DEFAULT_NORMALIZATION",
            "Augmentation", "PatchSampler", "split_validation"]
 
 #: Normalization used when a configuration names none: auto-contrast with the registry's defaults.
@@ -123,7 +124,8 @@ def write_training_example(folder, name: str, image, truth, *, cost=None, voxel_
     return TrainingImage(name, paths[0], paths[1], paths[2] if cost is not None else None)
 
 
-def _check_normalization(normalization) -> dict:
+def check_normalization(normalization) -> dict:
+    """The normalization in full form (every parameter given), or a ValueError saying what is wrong."""
     from .registry import get_algorithm
 
     if normalization is None:
@@ -146,7 +148,7 @@ def normalize(image, normalization=None) -> np.ndarray:
     """The (Z, Y, X) image normalized as ``normalization`` says (see module docstring); float32."""
     from .registry import get_algorithm
 
-    normalization = _check_normalization(normalization)
+    normalization = check_normalization(normalization)
     algorithm = get_algorithm(normalization["algorithm"])
     return np.asarray(algorithm.call({"image": image}, normalization["parameters"]), dtype=np.float32)
 
