@@ -12,79 +12,26 @@ never downloads a browser. Without them it skips, unless ``SEGMENTER_REQUIRE_BRO
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import nbformat
 import numpy as np
 import pytest
 from PIL import Image
 
+from _lab import CHROMIUM, CHROMIUM_ARGS, _is_local, _quick, jupyterlab, sync_playwright  # noqa: F401 (fixtures)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # The notebook the test opens (relative to the repository root).
 NOTEBOOK = "notebooks/structures/04_tuba1b_microtubules.ipynb"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-]
 TIMEOUT_MS = 30_000  # for each browser-side wait (a slider's effect, the 3D view's first frame)
 RUN_ALL_TIMEOUT_MS = 120_000  # the notebook's cells, in quick mode
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("SEGMENTER_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason}. SEGMENTER_REQUIRE_BROWSER=1 asks for the browser test: install Chromium with "
-                    "`apt-get install chromium` (it must be /usr/bin/chromium) and the Python package with "
-                    "`pip install playwright` (never `playwright install`: the test uses the system Chromium)")
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def sync_playwright():
-    """Playwright's entry point, once the system Chromium and the package are known to be there."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("the playwright Python package is not installed")
-    if not CHROMIUM.is_file():
-        _skip_or_fail(f"no Chromium at {CHROMIUM}")
-    return sync_playwright
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _quick(notebook) -> None:
-    """Set ``QUICK = True`` in the cell tagged "parameters" (as tests/test_notebooks.py does)."""
-    for cell in notebook.cells:
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            cell.source = "\n".join("QUICK = True  # set by tests/test_browser.py" if line.startswith("QUICK =")
-                                    else line for line in cell.source.splitlines())
-
-
-def _is_local(url: str) -> bool:
-    """Whether a request stays on this machine (the JupyterLab server, or data: / blob: URLs the page made)."""
-    parts = urlsplit(url)
-    return parts.scheme in ("data", "blob") or parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 @pytest.fixture
@@ -98,80 +45,6 @@ def workspace(tmp_path):
     _quick(notebook)
     nbformat.write(notebook, folder / source.name)
     return tmp_path, f"notebooks/structures/{source.name}"
-
-
-@pytest.fixture
-def jupyterlab(sync_playwright, workspace, tmp_path_factory):
-    """JupyterLab on a free localhost port with a random token; shut down (kernels included) afterwards."""
-    root, relative = workspace
-    home = tmp_path_factory.mktemp("jupyter")
-    settings = home / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    # No news feed, no update check, no "would you like news?" toast: the page must not reach the internet.
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    port, token = _free_port(), secrets.token_hex(16)
-    command = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
-        f"--LabApp.user_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
-    environment = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"),
-                       JUPYTER_RUNTIME_DIR=str(home / "runtime"), MPLBACKEND="Agg")
-    log = (home / "server.log").open("wb")
-    server = subprocess.Popen(command, cwd=root, env=environment, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {server.returncode}:\n{(home / 'server.log').read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not answer within 60 s:\n{(home / 'server.log').read_text()}")
-            time.sleep(0.3)
-        yield {"base": base, "token": token, "notebook": relative, "root": root, "log": home / "server.log"}
-    finally:
-        _shut_down(server, base, token)
-        log.close()
-
-
-def _shut_down(server: subprocess.Popen, base: str, token: str) -> None:
-    import psutil
-
-    try:
-        children = psutil.Process(server.pid).children(recursive=True)  # the kernels
-    except psutil.Error:
-        children = []
-    if server.poll() is None:
-        try:  # the server's own shutdown stops its kernels too
-            request = urllib.request.Request(f"{base}/api/shutdown", method="POST",
-                                             headers={"Authorization": f"token {token}"})
-            urllib.request.urlopen(request, timeout=5).close()
-            server.wait(timeout=15)
-        except (urllib.error.URLError, OSError, subprocess.TimeoutExpired):
-            pass
-    if server.poll() is None:
-        try:
-            os.killpg(server.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        server.wait(timeout=10)
-    for child in children:
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
 
 
 def _canvas_is_drawn(png: Path) -> tuple[bool, str]:
