@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -19,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -142,3 +144,72 @@ def _shut_down(server: subprocess.Popen, base: str, token: str) -> None:
             child.kill()
         except psutil.Error:
             pass
+
+
+#: each browser-side wait (a widget's effect, the 3D view's first frame), and the notebook's cells (quick mode)
+TIMEOUT_MS = 30_000
+RUN_ALL_TIMEOUT_MS = 120_000
+
+
+@contextmanager
+def notebook_page(sync_playwright, jupyterlab, tmp_path):
+    """The served notebook open in headless Chromium with every cell run; yields the page.
+
+    Every request to anywhere but this machine is aborted and recorded (WebSockets too); afterwards the
+    test fails if there was one, if the page logged a console error or an uncaught exception, or if it
+    made no request at all (a broken recorder). A cell that raised fails the test at once. A screenshot
+    of the page after running all cells is left in ``tmp_path``.
+    """
+    console_errors: list[str] = []
+    outgoing: list[str] = []  # requests to anywhere but this machine (aborted)
+    seen: list[str] = []  # every request the page made
+
+    def route(request_route):
+        url = request_route.request.url
+        if _is_local(url):
+            request_route.continue_()
+        else:
+            outgoing.append(url)
+            request_route.abort()
+
+    with sync_playwright() as playwright:
+        # launch() gives the browser a fresh profile in a temporary folder of its own
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000}, service_workers="block")
+            context.route("**/*", route)
+            # WebSockets bypass route(): one to anywhere but this machine is answered by a mock that closes
+            # it (no connection is made) and is recorded; local ones (the kernel's) go to the server.
+            context.route_web_socket(lambda url: not _is_local(url),
+                                     lambda socket_: (outgoing.append(socket_.url), socket_.close()))
+            page = context.new_page()
+            page.on("console", lambda message: message.type == "error" and console_errors.append(
+                f"console: {message.text} ({message.location.get('url', '')})"))
+            page.on("pageerror", lambda error: console_errors.append(f"pageerror: {error}"))
+            page.on("request", lambda request: seen.append(request.url))
+            page.set_default_timeout(TIMEOUT_MS)
+
+            url = f"{jupyterlab['base']}/lab/tree/{jupyterlab['notebook']}?reset&token={jupyterlab['token']}"
+            page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+            # The status bar says "Python 3 (ipykernel) | Idle" once the page is connected to a started kernel
+            # (the toolbar's execution indicator says idle earlier, and Run All before that runs nothing).
+            page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle")).wait_for(timeout=60_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            try:  # every code cell ran: its prompt shows an execution count, "[3]:", not "[ ]:" or "[*]:"
+                page.wait_for_function(
+                    """() => {
+                        const prompts = Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'));
+                        return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+                    }""", timeout=RUN_ALL_TIMEOUT_MS)
+            finally:
+                page.screenshot(path=str(tmp_path / "after_run_all.png"))
+            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+            assert errors.count() == 0, f"a cell raised: {errors.first.inner_text()}"
+            yield page
+        finally:
+            browser.close()
+
+    assert seen, "the page made no request at all: the request recorder is broken"
+    assert not outgoing, f"the page tried to reach the internet: {outgoing}"
+    assert not console_errors, "the page logged errors:\n" + "\n".join(console_errors)

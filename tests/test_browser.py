@@ -13,7 +13,6 @@ never downloads a browser. Without them it skips, unless ``SEGMENTER_REQUIRE_BRO
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
@@ -22,14 +21,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _lab import CHROMIUM, CHROMIUM_ARGS, _is_local, _quick, jupyterlab, sync_playwright  # noqa: F401 (fixtures)
+from _lab import TIMEOUT_MS, _quick, jupyterlab, notebook_page, sync_playwright  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # The notebook the test opens (relative to the repository root).
 NOTEBOOK = "notebooks/structures/04_tuba1b_microtubules.ipynb"
-TIMEOUT_MS = 30_000  # for each browser-side wait (a slider's effect, the 3D view's first frame)
-RUN_ALL_TIMEOUT_MS = 120_000  # the notebook's cells, in quick mode
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -57,109 +54,57 @@ def _canvas_is_drawn(png: Path) -> tuple[bool, str]:
 
 def test_tuning_panel_and_3d_view_work_in_jupyterlab(sync_playwright, jupyterlab, tmp_path):
     # Nothing is ignored: any console error or uncaught exception in the page fails the test.
-    console_errors: list[str] = []
-    outgoing: list[str] = []  # requests to anywhere but this machine (aborted)
-    seen: list[str] = []  # every request the page made
+    with notebook_page(sync_playwright, jupyterlab, tmp_path) as page:
+        # -- the tuning panel: a slider's change re-renders the preview and the status line
+        panel = page.locator(".segmenter-panel").first
+        panel.scroll_into_view_if_needed()
+        preview = panel.locator("img.segmenter-preview").first
+        status = panel.locator(".segmenter-status").first
+        page.wait_for_function("e => (e.getAttribute('src') || '').length > 0", arg=preview.element_handle())
+        src_before, status_before = preview.get_attribute("src"), status.inner_text()
+        assert status_before.strip(), "the status line is empty"
+        page.screenshot(path=str(tmp_path / "panel_before.png"))
 
-    def route(request_route):
-        url = request_route.request.url
-        if _is_local(url):
-            request_route.continue_()
-        else:
-            outgoing.append(url)
-            request_route.abort()
+        # The first visible, enabled slider; noUiSlider's handle takes arrow keys (one step each) and
+        # reports the change when the key is released, so continuous_update=False sliders fire too.
+        handle = panel.locator(".segmenter-parameter .noUi-target:not([disabled]) .noUi-handle").locator(
+            "visible=true").first
+        at_maximum = float(handle.get_attribute("aria-valuenow")) >= float(handle.get_attribute("aria-valuemax"))
+        handle.focus()
+        for _ in range(5):
+            handle.press("ArrowLeft" if at_maximum else "ArrowRight")
+        page.wait_for_function(
+            "([e, before]) => e.getAttribute('src') !== before",
+            arg=[preview.element_handle(), src_before], timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            "([e, before]) => e.innerText !== before",
+            arg=[status.element_handle(), status_before], timeout=TIMEOUT_MS)
+        assert preview.get_attribute("src") != src_before
+        assert status.inner_text() != status_before
+        page.screenshot(path=str(tmp_path / "panel_after.png"))
 
-    with sync_playwright() as playwright:
-        # launch() gives the browser a fresh profile in a temporary folder of its own
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000}, service_workers="block")
-            context.route("**/*", route)
-            # WebSockets bypass route(): one to anywhere but this machine is answered by a mock that closes
-            # it (no connection is made) and is recorded; local ones (the kernel's) go to the server.
-            context.route_web_socket(lambda url: not _is_local(url),
-                                     lambda socket_: (outgoing.append(socket_.url), socket_.close()))
-            page = context.new_page()
-            page.on("console", lambda message: message.type == "error" and console_errors.append(
-                f"console: {message.text} ({message.location.get('url', '')})"))
-            page.on("pageerror", lambda error: console_errors.append(f"pageerror: {error}"))
-            page.on("request", lambda request: seen.append(request.url))
-            page.set_default_timeout(TIMEOUT_MS)
-
-            url = f"{jupyterlab['base']}/lab/tree/{jupyterlab['notebook']}?reset&token={jupyterlab['token']}"
-            page.goto(url, wait_until="domcontentloaded", timeout=60_000)
-            # The status bar says "Python 3 (ipykernel) | Idle" once the page is connected to a started kernel
-            # (the toolbar's execution indicator says idle earlier, and Run All before that runs nothing).
-            page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle")).wait_for(timeout=60_000)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-            try:  # every code cell ran: its prompt shows an execution count, "[3]:", not "[ ]:" or "[*]:"
-                page.wait_for_function(
-                    """() => {
-                        const prompts = Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'));
-                        return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-                    }""", timeout=RUN_ALL_TIMEOUT_MS)
-            finally:
-                page.screenshot(path=str(tmp_path / "after_run_all.png"))
-            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
-            assert errors.count() == 0, f"a cell raised: {errors.first.inner_text()}"
-
-            # -- the tuning panel: a slider's change re-renders the preview and the status line
-            panel = page.locator(".segmenter-panel").first
-            panel.scroll_into_view_if_needed()
-            preview = panel.locator("img.segmenter-preview").first
-            status = panel.locator(".segmenter-status").first
-            page.wait_for_function("e => (e.getAttribute('src') || '').length > 0", arg=preview.element_handle())
-            src_before, status_before = preview.get_attribute("src"), status.inner_text()
-            assert status_before.strip(), "the status line is empty"
-            page.screenshot(path=str(tmp_path / "panel_before.png"))
-
-            # The first visible, enabled slider; noUiSlider's handle takes arrow keys (one step each) and
-            # reports the change when the key is released, so continuous_update=False sliders fire too.
-            handle = panel.locator(".segmenter-parameter .noUi-target:not([disabled]) .noUi-handle").locator(
-                "visible=true").first
-            at_maximum = float(handle.get_attribute("aria-valuenow")) >= float(handle.get_attribute("aria-valuemax"))
-            handle.focus()
-            for _ in range(5):
-                handle.press("ArrowLeft" if at_maximum else "ArrowRight")
-            page.wait_for_function(
-                "([e, before]) => e.getAttribute('src') !== before",
-                arg=[preview.element_handle(), src_before], timeout=TIMEOUT_MS)
-            page.wait_for_function(
-                "([e, before]) => e.innerText !== before",
-                arg=[status.element_handle(), status_before], timeout=TIMEOUT_MS)
-            assert preview.get_attribute("src") != src_before
-            assert status.inner_text() != status_before
-            page.screenshot(path=str(tmp_path / "panel_after.png"))
-
-            # -- the 3D view draws something: k3d's WebGL canvas (the largest one in the box), shot with the
-            # HTML drawn over it (control panel, colour bar, axis labels) hidden, so that only WebGL counts.
-            view3d = page.locator(".segmenter-view3d").last
-            view3d.scroll_into_view_if_needed()
-            view3d.locator("canvas").first.wait_for()
-            page.evaluate("""box => {
-                const canvases = Array.from(box.querySelectorAll('canvas'));
-                const area = c => c.getBoundingClientRect().width * c.getBoundingClientRect().height;
-                canvases.sort((a, b) => area(b) - area(a));
-                canvases[0].setAttribute('data-segmenter-webgl', '');
-            }""", view3d.element_handle())
-            canvas = view3d.locator("canvas[data-segmenter-webgl]")
-            only_webgl = (".segmenter-view3d * { visibility: hidden !important; } "
-                          ".segmenter-view3d canvas[data-segmenter-webgl] { visibility: visible !important; }")
-            shot = tmp_path / "view3d.png"
-            deadline = time.monotonic() + TIMEOUT_MS / 1000
-            while True:
-                canvas.screenshot(path=str(shot), style=only_webgl)
-                drawn, summary = _canvas_is_drawn(shot)
-                if drawn or time.monotonic() > deadline:
-                    break
-                page.wait_for_timeout(500)
-            assert drawn, f"the 3D view's canvas looks empty ({summary}); see {shot}"
-            view3d.screenshot(path=str(tmp_path / "view3d_with_controls.png"))
-            page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
-        finally:
-            browser.close()
-
-    assert seen, "the page made no request at all: the request recorder is broken"
-    assert not outgoing, f"the page tried to reach the internet: {outgoing}"
-    assert not console_errors, "the page logged errors:\n" + "\n".join(console_errors)
+        # -- the 3D view draws something: k3d's WebGL canvas (the largest one in the box), shot with the
+        # HTML drawn over it (control panel, colour bar, axis labels) hidden, so that only WebGL counts.
+        view3d = page.locator(".segmenter-view3d").last
+        view3d.scroll_into_view_if_needed()
+        view3d.locator("canvas").first.wait_for()
+        page.evaluate("""box => {
+            const canvases = Array.from(box.querySelectorAll('canvas'));
+            const area = c => c.getBoundingClientRect().width * c.getBoundingClientRect().height;
+            canvases.sort((a, b) => area(b) - area(a));
+            canvases[0].setAttribute('data-segmenter-webgl', '');
+        }""", view3d.element_handle())
+        canvas = view3d.locator("canvas[data-segmenter-webgl]")
+        only_webgl = (".segmenter-view3d * { visibility: hidden !important; } "
+                      ".segmenter-view3d canvas[data-segmenter-webgl] { visibility: visible !important; }")
+        shot = tmp_path / "view3d.png"
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while True:
+            canvas.screenshot(path=str(shot), style=only_webgl)
+            drawn, summary = _canvas_is_drawn(shot)
+            if drawn or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(500)
+        assert drawn, f"the 3D view's canvas looks empty ({summary}); see {shot}"
+        view3d.screenshot(path=str(tmp_path / "view3d_with_controls.png"))
+        page.screenshot(path=str(tmp_path / "page.png"), full_page=True)

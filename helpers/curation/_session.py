@@ -9,14 +9,13 @@ a session starts again with the same log; :meth:`back` returns to any image to c
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..batch import _image_stem
 from ..io import Image, read_image, write_mask
-from .decisions import DecisionLog
+from .decisions import DecisionLog, path_key
 from .drawing import Polygon, load_regions, read_region_mask, regions_mask, save_regions
 from .training_set import TrainingSet
 
@@ -51,7 +50,7 @@ class CurationSession:
             for path in item:
                 if not path.exists():
                     raise FileNotFoundError(f"No such file: {path}. Check the list of images and candidates.")
-        keys = [os.path.normcase(os.path.abspath(item[0])) for item in items]
+        keys = [path_key(item[0]) for item in items]
         if len(set(keys)) != len(keys):
             raise ValueError("A raw image appears twice in the list; give each image once.")
         self.items = items

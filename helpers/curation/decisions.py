@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .._atomic import atomic_path
 
-__all__ = ["DecisionLog", "SORTING_COLUMNS", "MERGING_COLUMNS"]
+__all__ = ["DecisionLog", "SORTING_COLUMNS", "MERGING_COLUMNS", "path_key"]
 
 SORTING_COLUMNS = ("raw", "seg", "score", "mask")
 MERGING_COLUMNS = ("raw", "seg_a", "seg_b", "mask", "score")
@@ -24,7 +24,8 @@ MERGING_COLUMNS = ("raw", "seg_a", "seg_b", "mask", "score")
 PATH_COLUMNS = ("raw", "seg", "seg_a", "seg_b", "mask")
 
 
-def _key(path) -> str:
+def path_key(path) -> str:
+    """How curation recognises a file again: its absolute, case-normalised path."""
     return os.path.normcase(os.path.abspath(path))
 
 
@@ -67,7 +68,7 @@ class DecisionLog:
                 raise ValueError(f"{self.path}, line {number}: the 'raw' column is empty. Fix or remove the line.")
             row = {name: (str((folder / row[name]).resolve()) if name in PATH_COLUMNS and row[name] else row[name] or "")
                    for name in self.columns}
-            self._rows[_key(row["raw"])] = row
+            self._rows[path_key(row["raw"])] = row
 
     def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,7 @@ class DecisionLog:
 
     def get(self, raw) -> dict | None:
         """The row for a raw image (paths absolute), or None when it has no decision."""
-        row = self._rows.get(_key(raw))
+        row = self._rows.get(path_key(raw))
         return dict(row) if row is not None else None
 
     def set(self, raw, **fields) -> None:
@@ -96,12 +97,12 @@ class DecisionLog:
         row = {name: "" for name in self.columns}
         row.update({name: "" if value is None else str(value) for name, value in fields.items()})
         row["raw"] = str(Path(raw).resolve())
-        self._rows[_key(raw)] = row
+        self._rows[path_key(raw)] = row
         self._write()
 
     def remove(self, raw) -> None:
         """Forget the decision for a raw image (saved at once)."""
-        if self._rows.pop(_key(raw), None) is not None:
+        if self._rows.pop(path_key(raw), None) is not None:
             self._write()
 
     @property
@@ -113,4 +114,4 @@ class DecisionLog:
         return len(self._rows)
 
     def __contains__(self, raw) -> bool:
-        return _key(raw) in self._rows
+        return path_key(raw) in self._rows

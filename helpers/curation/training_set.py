@@ -20,16 +20,13 @@ import numpy as np
 
 from .._atomic import atomic_path
 from ..training_data import write_training_example
+from .decisions import path_key
 
 __all__ = ["TrainingSet", "SOURCES_FILE"]
 
 SOURCES_FILE = "curation_sources.csv"
 _COLUMNS = ("name", "raw", "seg", "mask", "origin")
 _NUMBERED = re.compile(r"img_(\d+)(?:_GT|_CM)?\.ome\.tiff?$")
-
-
-def _key(path) -> str:
-    return os.path.normcase(os.path.abspath(path))
 
 
 class TrainingSet:
@@ -51,7 +48,7 @@ class TrainingSet:
                 raise ValueError(f"{manifest} is not a curation sources file (columns {reader.fieldnames}, expected "
                                  f"{list(_COLUMNS)}); move it away or choose another training folder.")
             for row in reader:
-                self._sources[_key(self.folder / row["raw"])] = row
+                self._sources[path_key(self.folder / row["raw"])] = row
 
     def _save(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -75,7 +72,7 @@ class TrainingSet:
 
     def name_of(self, raw) -> str | None:
         """The example name written for a raw image, or None."""
-        row = self._sources.get(_key(raw))
+        row = self._sources.get(path_key(raw))
         return row["name"] if row else None
 
     def add(self, raw, image, truth, *, cost=None, voxel_size=None, seg=None, mask=None, origin="sorting") -> str:
@@ -97,7 +94,7 @@ class TrainingSet:
             How the example was made: "sorting", "merging" or "take-all".
         """
         self.folder.mkdir(parents=True, exist_ok=True)
-        key = _key(raw)
+        key = path_key(raw)
         previous = self._sources.get(key)
         name = previous["name"] if previous else self._next_name()
         if previous:
@@ -116,7 +113,7 @@ class TrainingSet:
 
     def remove(self, raw) -> str | None:
         """Delete the example written for a raw image (only files this class wrote); returns its name."""
-        row = self._sources.pop(_key(raw), None)
+        row = self._sources.pop(path_key(raw), None)
         if row is None:
             return None
         self._delete_files(row["name"])
