@@ -7,8 +7,8 @@ One module per algorithm family (STYLE.md): :mod:`helpers.io`, :mod:`helpers.nor
 the ``segmenter`` command in :mod:`helpers.cli`); the notebooks' viewer and tuning panel
 (:mod:`helpers.viewer`, :mod:`helpers.widgets`, :mod:`helpers.regions`); deep learning
 (:mod:`helpers.nets`, :mod:`helpers.losses`, :mod:`helpers.training_data`, :mod:`helpers.training`,
-:mod:`helpers.checkpoints`, :mod:`helpers.inference`, :mod:`helpers.prediction`) and
-:mod:`helpers.metrics`. Import the module you need, e.g.
+:mod:`helpers.checkpoints`, :mod:`helpers.inference`, :mod:`helpers.prediction`), curation of
+candidate segmentations into training data (:mod:`helpers.curation`) and :mod:`helpers.metrics`. Import the module you need, e.g.
 ``from helpers import filaments``.
 """
 

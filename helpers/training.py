@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from . import checkpoints, training_data
 from ._checks import check_shape
 from .metrics import _from_counts
 
-__all__ = ["TrainingConfig", "TrainingResult", "train"]
+__all__ = ["TrainingConfig", "TrainingResult", "train", "train_or_continue"]
 
 _OUTPUTS = ("checkpoint_last.pt", "checkpoint_best.pt", "history.csv", "curves.png", "config.json")
 
@@ -350,3 +350,29 @@ def train(config: TrainingConfig, *, progress: bool = True) -> TrainingResult:
     bar.close()
     return TrainingResult(output_folder=folder, best_checkpoint=best_path, last_checkpoint=last_path,
                           history=history, seconds=time.perf_counter() - started)
+
+
+def train_or_continue(config: TrainingConfig, *, progress: bool = True) -> Path:
+    """Train unless ``config.output_folder`` already holds this training, finished or interrupted.
+
+    For loops and notebooks run more than once: a finished training (its ``checkpoint_last.pt`` at
+    ``config.iterations``) is reused as it is, an interrupted one is resumed from its last checkpoint,
+    and an empty folder gets a new training. Returns the best checkpoint's path.
+
+    Raises
+    ------
+    ValueError
+        When the folder's training used another network than ``config`` (choose another folder).
+    """
+    folder = Path(config.output_folder)
+    last, best = folder / "checkpoint_last.pt", folder / "checkpoint_best.pt"
+    if not last.exists():
+        return train(config, progress=progress).best_checkpoint
+    earlier = checkpoints.load_checkpoint(last)
+    if any(earlier.network.get(key) != value for key, value in dict(config.network).items()):
+        raise ValueError(f"{folder} holds a training of another network ({earlier.network['name']}); choose "
+                         "another output_folder, or delete that folder to train again.")
+    if earlier.iteration >= config.iterations and best.exists():
+        return best
+    resumed = replace(config, resume=str(last))
+    return train(resumed, progress=progress).best_checkpoint

@@ -30,6 +30,8 @@ def _quick(notebook) -> None:
 
 #: Notebooks that use what an earlier notebook of the same folder writes (run first, in the same folder).
 EARLIER_STAGES = {"4_prediction.ipynb": ("3_training.ipynb",)}
+#: Folders of shipped data that notebooks read beside themselves (linked into the temporary copy).
+SHIPPED_BESIDE = ("lamin_b1_curation",)
 
 
 def _execute(path: Path, work: Path):
@@ -60,6 +62,9 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     work = tmp_path / path.parent.relative_to(ROOT)
     work.mkdir(parents=True)
     os.symlink(ROOT / "data_samples", tmp_path / "data_samples")
+    for name in SHIPPED_BESIDE:
+        if (path.parent / name).is_dir():
+            os.symlink(path.parent / name, work / name)
     monkeypatch.setenv("MPLBACKEND", "Agg")  # the kernel inherits the environment
     for earlier in EARLIER_STAGES.get(path.name, ()):  # e.g. prediction needs the model training made
         _execute(path.parent / earlier, work)
@@ -77,9 +82,44 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
         _check_structure_outputs(notebook, text, work)
     if path.name == "3_training.ipynb":
         assert "examples in training/lamin_b1" in text and list((work / "models").glob("lamin_b1*/checkpoint_best.pt"))
+    if path.name == "0_iterative_loop.ipynb":
+        _check_loop_outputs(text, work)
+    if path.name in ("1_sorting.ipynb", "2_merging.ipynb"):
+        _check_curation_outputs(path.name, notebook, text, work)
     if path.name == "4_prediction.ipynb":
         assert "best Dice" in text and "done: field_12.ome.tif" in text
         assert (work / "results" / "predicted" / "field_12_prob.ome.tif").exists()
+
+
+def _check_loop_outputs(text, work):
+    """The loop replayed the recorded decisions, trained two models and scored three iterations."""
+    import json
+
+    assert "all images decided · 11 accepted, 1 rejected" in text and "12 merged examples" in text
+    assert "classic, training fields: interphase nuclei 7/8 (88 %)" in text
+    scores = json.loads((work / "loop" / "scores.json").read_text())
+    assert scores["quick"] is True and list(scores["scores"]) == ["classic", "model 1", "model 2"]
+    for name in ("model_1", "model_2"):
+        assert (work / "loop" / name / "checkpoint_best.pt").exists()
+    assert len(list((work / "loop" / "training_2").glob("img_*_GT.ome.tif"))) == 12
+
+
+def _check_curation_outputs(name, notebook, text, work):
+    """Quick mode curates 3 fields by replaying the recorded decisions, with the widget displayed."""
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    if name == "1_sorting.ipynb":
+        assert "applied 3 recorded decisions from lamin_b1_curation/sorting.csv" in text
+        assert "all images decided · 3 accepted, 0 rejected, 0 to do" in text
+        assert "3 training examples in training/sorted" in text
+        assert len(list((work / "curation" / "sorting_regions").glob("*_exclusion.json"))) == 2  # fields 01, 03
+        assert (work / "training" / "sorted" / "img_003_CM.ome.tif").exists()
+    else:
+        assert "applied 3 recorded merges from lamin_b1_curation/merging.csv" in text
+        assert "3 merged, 0 rejected, 0 to do" in text and "took all 3 images into training/take_all" in text
+        assert (work / "curation" / "merging_regions" / "field_03_merge.json").exists()
+        assert (work / "training" / "merged" / "img_003_GT.ome.tif").exists()
+        assert any("image/png" in o.get("data", {}) for o in outputs)
 
 
 def _check_structure_outputs(notebook, text, work):
