@@ -9,6 +9,7 @@ a session starts again with the same log; :meth:`back` returns to any image to c
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ def _read_candidate(path: Path, shape) -> np.ndarray:
     return data != 0
 
 
-class CurationSession:
+class CurationSession(ABC):
     """Base of :class:`~.sorting.Sorter` and :class:`~.merging.Merger` (not used directly)."""
 
     #: log columns, the candidate columns after ``raw``, the regions file's suffix and the origin name
@@ -258,5 +259,6 @@ class CurationSession:
         where = "all images decided" if self.index is None else f"image {self.index + 1} of {c['total']}"
         return f"{where} · {c['accepted']} accepted, {c['rejected']} rejected, {c['undecided']} to do"
 
-    def accept(self) -> None:  # pragma: no cover - defined by the subclasses
-        raise NotImplementedError
+    @abstractmethod
+    def accept(self) -> None:
+        """Accept the image on show (each kind of session says what that writes)."""

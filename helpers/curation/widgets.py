@@ -31,6 +31,7 @@ from __future__ import annotations
 import html
 import itertools
 import logging
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def _panel(plane, limits, size, overlays=(), regions=None, *, hatch=False) -> np
     return rgb
 
 
-class _CurationWidget:
+class _CurationWidget(ABC):
     """What the sorting and merging widgets share (not used directly)."""
 
     session_class: type = object
@@ -221,19 +222,21 @@ class _CurationWidget:
     def _accepted_words(self) -> str:
         return "Accepted"
 
+    @abstractmethod
     def _hint(self) -> str:
-        raise NotImplementedError
+        """One line that says what to do with the image on show."""
 
+    @abstractmethod
     def _panels(self, limits) -> tuple[list, list[str], str]:
         """(RGB panels, their titles, a legend) for the image on show."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _outlines(self) -> list[tuple[np.ndarray, tuple]]:
         """(2D mask, colour) outlined on the canvas."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _mask_3d(self) -> np.ndarray:
-        raise NotImplementedError
+        """The mask the 3D view shows."""
 
     # -- building -------------------------------------------------------------------------------------
 
