@@ -16,19 +16,12 @@ import numpy as np
 
 from ..batch import _image_stem
 from ..io import Image, read_image, write_mask
+from .candidates import read_candidate
 from .decisions import DecisionLog, path_key
 from .drawing import Polygon, load_regions, read_region_mask, regions_mask, save_regions
 from .training_set import TrainingSet
 
 __all__ = ["CurationSession"]
-
-
-def _read_candidate(path: Path, shape) -> np.ndarray:
-    data = read_image(path, promote_2d=True).data
-    if data.shape != tuple(shape):
-        raise ValueError(f"The candidate {path} has shape {data.shape}, but its raw image has {tuple(shape)} "
-                         "(Z, Y, X): it was made from another image. Segment the raw image again.")
-    return data != 0
 
 
 class CurationSession(ABC):
@@ -135,7 +128,7 @@ class CurationSession(ABC):
         if self._loaded is None or self._loaded[0] != self.index:
             raw, *candidates = self.items[self.index]
             image = read_image(raw, promote_2d=True)
-            self._loaded = (self.index, (image, *(_read_candidate(c, image.shape) for c in candidates)))
+            self._loaded = (self.index, (image, *(read_candidate(c, image.shape) for c in candidates)))
         return self._loaded[1]
 
     @property

@@ -8,9 +8,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..batch import MASK_SUFFIX, expand_inputs, output_paths
+import numpy as np
 
-__all__ = ["match_candidates"]
+from ..batch import MASK_SUFFIX, expand_inputs, output_paths
+from ..io import read_image
+
+__all__ = ["match_candidates", "read_candidate"]
+
+
+def read_candidate(path, shape) -> np.ndarray:
+    """A candidate mask as (Z, Y, X) bool, refused with a message when it is not the raw image's ``shape``."""
+    data = read_image(path, promote_2d=True).data
+    if data.shape != tuple(shape):
+        raise ValueError(f"The candidate {path} has shape {data.shape}, but its raw image has {tuple(shape)} "
+                         "(Z, Y, X): it was made from another image. Segment the raw image again.")
+    return data != 0
 
 
 def match_candidates(images, *candidate_folders) -> list[tuple[Path, ...]]:

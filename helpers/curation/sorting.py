@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._session import CurationSession
+from .candidates import read_candidate
 from .decisions import SORTING_COLUMNS
 from .training_set import TrainingSet
 
@@ -82,9 +83,7 @@ def take_all(items, training_folder) -> list[str]:
     names = []
     for raw, seg in items:
         image = read_image(raw, promote_2d=True)
-        truth = read_image(seg, promote_2d=True).data != 0
-        if truth.shape != image.shape:
-            raise ValueError(f"The candidate {seg} has shape {truth.shape}, but {raw} has {image.shape}.")
+        truth = read_candidate(seg, image.shape)
         names.append(training.add(raw, image.data, truth, cost=np.ones(image.shape, np.float32),
                                   voxel_size=image.voxel_size, seg=seg, origin="take-all"))
     return names

@@ -107,8 +107,9 @@ def summarize(fields: dict[str, list[dict]]) -> dict:
     dict
         ``<group>_found`` and ``<group>_total`` per group; ``interphase_recall`` (near and far interphase
         nuclei together), ``mitotic_recall``, ``recall`` (every nucleus); ``fields_all_found`` (the fraction
-        of fields where every counted nucleus is found), ``fields_interphase_all_found`` (the same over the
-        fields without a mitotic nucleus), and the counts behind them.
+        of fields where every counted nucleus is found, of ``fields``: ``fields_complete``),
+        ``fields_interphase_all_found`` (the same over the ``interphase_fields`` without a mitotic nucleus:
+        ``interphase_fields_complete``).
     """
     summary: dict = {}
     rows = [row for field in fields.values() for row in field]
@@ -128,10 +129,11 @@ def summarize(fields: dict[str, list[dict]]) -> dict:
     counted = [field for field in fields.values() if field]
     interphase_fields = [field for field in counted if all(row["group"] != "mitotic" for row in field)]
     summary["fields"] = len(counted)
-    summary["fields_all_found"] = fraction(sum(all(r["found"] for r in f) for f in counted), len(counted))
+    summary["fields_complete"] = sum(all(r["found"] for r in f) for f in counted)
+    summary["fields_all_found"] = fraction(summary["fields_complete"], len(counted))
     summary["interphase_fields"] = len(interphase_fields)
-    summary["fields_interphase_all_found"] = fraction(
-        sum(all(r["found"] for r in f) for f in interphase_fields), len(interphase_fields))
+    summary["interphase_fields_complete"] = sum(all(r["found"] for r in f) for f in interphase_fields)
+    summary["fields_interphase_all_found"] = fraction(summary["interphase_fields_complete"], len(interphase_fields))
     return summary
 
 
@@ -141,10 +143,9 @@ def format_summary(name: str, summary: dict) -> str:
         return f"{label} {found}/{total} ({100 * found / total:.0f} %)" if total else f"{label} -"
     interphase = summary["interphase_found"] + summary["far_found"]
     total = summary["interphase_total"] + summary["far_total"]
-    fields_ok = round(summary["fields_all_found"] * summary["fields"]) if summary["fields"] else 0
     return (f"{name}: {part('interphase nuclei', interphase, total)} [far {summary['far_found']}/{summary['far_total']}], "
             f"{part('mitotic', summary['mitotic_found'], summary['mitotic_total'])}, "
-            f"{part('fields with every nucleus found', fields_ok, summary['fields'])}")
+            f"{part('fields with every nucleus found', summary['fields_complete'], summary['fields'])}")
 
 
 def coverage_table(fields: dict[str, list[dict]]) -> list[dict]:
@@ -202,6 +203,6 @@ def summary_table(summaries: dict[str, dict]) -> str:
         lines.append(
             f"| {name} | {cell(s['interphase_found'] + s['far_found'], s['interphase_total'] + s['far_total'])} | "
             f"{cell(s['far_found'], s['far_total'])} | {cell(s['mitotic_found'], s['mitotic_total'])} | "
-            f"{cell(round(s['fields_all_found'] * s['fields']), s['fields'])} | "
-            f"{cell(round(s['fields_interphase_all_found'] * s['interphase_fields']), s['interphase_fields'])} |")
+            f"{cell(s['fields_complete'], s['fields'])} | "
+            f"{cell(s['interphase_fields_complete'], s['interphase_fields'])} |")
     return "\n".join(lines)
