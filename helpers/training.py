@@ -75,6 +75,14 @@ class TrainingConfig:
         "cuda", "cpu" or None (CUDA when available).
     mixed_precision : bool
         Half-precision arithmetic on CUDA (ignored on the CPU).
+    ignore_class : int, optional
+        A ground-truth class the loss ignores (cost 0) and validation does not score, e.g. the
+        outside-the-nucleus background of the FIB-SEM U-Net. It must still be a class of the network
+        (below ``network.n_classes``).
+    weighting : dict, optional
+        Multiply every example's cost map by :func:`helpers.weighting.error_weights` with these
+        settings (``floor``, ``class_balance``, ``edge_weight``, ``edge_sigma``), the error weighting
+        of the 2D-3D SBF-EM networks. Validation is scored without it.
     resume : str, optional
         A checkpoint to continue from.
     overwrite : bool
@@ -98,6 +106,8 @@ class TrainingConfig:
     seed: int = 0
     device: str | None = None
     mixed_precision: bool = True
+    ignore_class: int | None = None
+    weighting: dict | None = None
     resume: str | None = None
     overwrite: bool = False
 
@@ -145,6 +155,12 @@ class TrainingConfig:
             raise ValueError(f"`network` must be a dict with a 'name', e.g. {{'name': 'net_basic'}}; got {self.network!r}.")
         if self.patch_shape is not None:
             check_shape(self.patch_shape, "patch_shape")
+        if self.ignore_class is not None and (isinstance(self.ignore_class, bool) or not isinstance(self.ignore_class, int)
+                                              or self.ignore_class < 0):
+            raise ValueError(f"`ignore_class` must be a class id (a whole number >= 0) or None, got {self.ignore_class!r}.")
+        from .weighting import check_weighting
+
+        check_weighting(self.weighting)
         if self.device not in (None, "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise ValueError(f"`device` must be 'cpu', 'cuda' or None (automatic), got {self.device!r}.")
 
@@ -178,15 +194,33 @@ def _device(config: TrainingConfig):
     return torch.device(config.device)
 
 
-def _foreground_counts(log_probabilities, classes, cost) -> tuple[int, int, int]:
-    """(true positives, false positives, false negatives) of the foreground (classes > 0) where cost > 0."""
-    predicted = log_probabilities.argmax(dim=1) > 0
-    truth = classes > 0
+def _class_counts(log_probabilities, classes, cost, n_classes: int) -> np.ndarray:
+    """(n_classes, 3) true positives, false positives, false negatives of every class, where cost > 0."""
+    predicted = log_probabilities.argmax(dim=1)
     counted = cost > 0
-    tp = int((predicted & truth & counted).sum())
-    fp = int((predicted & ~truth & counted).sum())
-    fn = int((~predicted & truth & counted).sum())
-    return tp, fp, fn
+    counts = np.zeros((n_classes, 3), np.int64)
+    for c in range(1, n_classes):
+        p, t = (predicted == c) & counted, (classes == c) & counted
+        counts[c] = (int((p & t).sum()), int((p & ~t).sum()), int((~p & t).sum()))
+    return counts
+
+
+def _validation_dice(counts: np.ndarray, ignore_class) -> tuple[float, dict]:
+    """Mean Dice over the foreground classes seen in truth or prediction, and the Dice of each."""
+    per_class = {}
+    for c in range(1, counts.shape[0]):
+        if c == ignore_class or not counts[c].any():
+            continue
+        per_class[c] = _from_counts(*(int(v) for v in counts[c])).dice
+    return (float(np.mean(list(per_class.values()))) if per_class else 1.0), per_class
+
+
+def _ignoring(example, ignore_class):
+    """The example with cost 0 on the ignored class (a copy of the cost map when it changes)."""
+    image, classes, cost = example
+    if ignore_class is None:
+        return example
+    return image, classes, np.where(classes == ignore_class, np.float32(0), cost)
 
 
 def _save_curves(history: list[dict], path: Path) -> None:
@@ -202,7 +236,7 @@ def _save_curves(history: list[dict], path: Path) -> None:
     loss_axis.legend()
     dice_axis.plot(steps, [row["validation_dice"] for row in history], color="tab:green")
     dice_axis.set_xlabel("iteration")
-    dice_axis.set_ylabel("validation Dice (foreground)")
+    dice_axis.set_ylabel("validation Dice (mean over foreground classes)")
     dice_axis.set_ylim(0, 1)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -267,13 +301,25 @@ def train(config: TrainingConfig, *, progress: bool = True) -> TrainingResult:
     out_shape = tuple(model.output_shape(patch))
 
     train_items, validation_items = training_data.split_validation(items, config.validation_fraction, config.seed)
-    examples = [training_data.load_training_image(item, normalization) for item in train_items]
+    examples = [_ignoring(training_data.load_training_image(item, normalization), config.ignore_class)
+                for item in train_items]
     n_classes = max(int(e[1].max()) for e in examples) + 1
-    if n_classes > model.config.get("n_classes", 2):
+    network_classes = model.config.get("n_classes", 2)
+    if n_classes > network_classes:
         raise ValueError(f"The ground truth holds {n_classes} classes but the network has "
-                         f"{model.config.get('n_classes', 2)}; set network.n_classes to {n_classes}.")
-    sampler = training_data.PatchSampler(examples, patch, out_shape, augmentation=augmentation, seed=config.seed)
-    held = [training_data.load_training_image(item, normalization) for item in validation_items] or examples
+                         f"{network_classes}; set network.n_classes to {n_classes}.")
+    if config.ignore_class is not None and config.ignore_class >= network_classes:
+        raise ValueError(f"`ignore_class` is {config.ignore_class} but the network's classes are 0..{network_classes - 1}; "
+                         "the ignored class must be one of them (raise network.n_classes).")
+    weighted = examples
+    if config.weighting:
+        from .weighting import error_weights
+
+        weighted = [(image, classes, cost * error_weights(classes, ignore_class=config.ignore_class, **config.weighting))
+                    for image, classes, cost in examples]
+    sampler = training_data.PatchSampler(weighted, patch, out_shape, augmentation=augmentation, seed=config.seed)
+    held = [_ignoring(training_data.load_training_image(item, normalization), config.ignore_class)
+            for item in validation_items] or examples
     validation = training_data.PatchSampler(held, patch, out_shape, augmentation=None, seed=config.seed + 1)
     validation_batches = [validation.batch(1) for _ in range(config.validation_patches)]
 
@@ -295,18 +341,17 @@ def train(config: TrainingConfig, *, progress: bool = True) -> TrainingResult:
         return (torch.from_numpy(images).to(device), torch.from_numpy(classes).to(device),
                 torch.from_numpy(costs).to(device))
 
-    def validate() -> tuple[float, float]:
+    def validate() -> tuple[float, float, dict]:
         model.eval()
-        losses, tp, fp, fn = [], 0, 0, 0
+        losses, counts = [], np.zeros((network_classes, 3), np.int64)
         with torch.no_grad(), torch.autocast(device.type, dtype=torch.float16, enabled=amp):
             for batch in validation_batches:
                 images, classes, costs = to_tensors(batch)
                 outputs = model(images)
                 losses.append(float(deep_supervision_loss(outputs[:1], classes, costs)))
-                counts = _foreground_counts(outputs[0].float(), classes, costs)
-                tp, fp, fn = tp + counts[0], fp + counts[1], fn + counts[2]
+                counts += _class_counts(outputs[0].float(), classes, costs, network_classes)
         model.train()
-        return float(np.mean(losses)), _from_counts(tp, fp, fn).dice
+        return (float(np.mean(losses)), *_validation_dice(counts, config.ignore_class))
 
     info_base = {"training": config.to_dict(), "patch_shape": list(patch), "output_shape": list(out_shape),
                  "n_classes": n_classes, "training_images": [i.name for i in train_items],
@@ -334,13 +379,14 @@ def train(config: TrainingConfig, *, progress: bool = True) -> TrainingResult:
         bar.set_postfix(loss=f"{running[-1]:.4f}")
         done = iteration + 1
         if done % config.validate_every == 0 or done == config.iterations:
-            validation_loss, validation_dice = validate()
+            validation_loss, validation_dice, per_class = validate()
             history.append({"iteration": done, "train_loss": float(np.mean(running)), "validation_loss": validation_loss,
                             "validation_dice": validation_dice, "seconds": time.perf_counter() - started})
             running = []
             improved = validation_dice > best
             best = max(best, validation_dice)
-            info = dict(info_base, history=history, best_validation_dice=best)
+            info = dict(info_base, history=history, best_validation_dice=best,
+                        validation_dice_per_class={str(c): d for c, d in per_class.items()})
             checkpoints.save_checkpoint(last_path, model, normalization=normalization, iteration=done,
                                         optimizer=optimizer, info=info)
             if improved or not best_path.exists():

@@ -209,6 +209,9 @@ class Augmentation:
         Flip x with probability 0.5 (the reference's horizontal flip) and, independently, y.
     noise_sd : float
         Standard deviation of Gaussian noise added to the normalized image (0: none).
+    noise_mean : float
+        Mean of that noise (the membrane 3D U-Net paper adds noise of a chosen mean and standard
+        deviation); with ``noise_sd`` 0 it is a constant offset. Default 0.
     intensity_jitter : float
         Multiply the patch by 1 + u and add v, u and v drawn from [-jitter, jitter] (0: none).
     """
@@ -217,10 +220,14 @@ class Augmentation:
     flip: bool = True
     noise_sd: float = 0.0
     intensity_jitter: float = 0.0
+    noise_mean: float = 0.0
 
     def __post_init__(self):
         if self.noise_sd < 0 or self.intensity_jitter < 0 or self.intensity_jitter >= 1:
             raise ValueError("Augmentation: noise_sd must be >= 0 and intensity_jitter in [0, 1).")
+        if not np.isfinite(self.noise_mean) or abs(self.noise_mean) >= 1:
+            raise ValueError(f"Augmentation: noise_mean must be a finite number in (-1, 1) (the image is "
+                             f"normalized to about [0, 1]); got {self.noise_mean!r}.")
 
 
 def _rotate_patch(arrays, angle_degrees):
@@ -301,8 +308,9 @@ class PatchSampler:
         if augmentation is not None and augmentation.intensity_jitter:
             j = augmentation.intensity_jitter
             image_patch = image_patch * np.float32(1 + self.rng.uniform(-j, j)) + np.float32(self.rng.uniform(-j, j))
-        if augmentation is not None and augmentation.noise_sd:
-            image_patch = image_patch + self.rng.normal(0, augmentation.noise_sd, image_patch.shape).astype(np.float32)
+        if augmentation is not None and (augmentation.noise_sd or augmentation.noise_mean):
+            noise = self.rng.normal(augmentation.noise_mean, augmentation.noise_sd, image_patch.shape)
+            image_patch = image_patch + noise.astype(np.float32)
         crop = tuple(slice((i - o) // 2, (i - o) // 2 + o) for i, o in zip(self.input_shape, self.output_shape))
         return image_patch, np.ascontiguousarray(patch[1][crop]), np.ascontiguousarray(patch[2][crop])
 

@@ -215,10 +215,73 @@ def test_training_resumes_from_a_checkpoint(tmp_path):
     ({"network": {"depth": 2}}, "name"),
     ({"patch_shape": [8, 16]}, "patch_shape"),
     ({"device": "tpu"}, "device"),
+    ({"ignore_class": -1}, "ignore_class"),
+    ({"ignore_class": 2}, "ignored class must be one of them"),
+    ({"weighting": {"floor": -1}}, "floor"),
+    ({"weighting": {"sharpness": 1}}, "Unknown weighting"),
+    ({"augmentation": {"noise_mean": 5.0}}, "noise_mean"),
 ])
 def test_bad_settings_are_named(tmp_path, changes, match):
     with pytest.raises(ValueError, match=match):
         training.train(_config(tmp_path, **changes), progress=False)
+
+
+def _multiclass_folder(folder, *, band):
+    """Two examples with classes 0..2 and a band of rows 24.. whose truth is `band` ("ignored": class 4;
+    "noise": random classes 0..3, excluded by a cost map of 0 instead)."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for index in range(2):
+        image, blobs = _blobs((16, 32, 32), index)
+        truth = blobs.astype(np.uint8)
+        truth[:, :, 16:][blobs[:, :, 16:]] = 2
+        if band == "ignored":
+            truth[:, 24:, :] = 4
+        else:
+            truth[:, 24:, :] = rng.integers(0, 4, (16, 8, 32))
+            cost = np.ones(truth.shape, np.float32)
+            cost[:, 24:, :] = 0
+            io.write_image(folder / f"img_{index:03d}_CM.ome.tif", cost)
+        io.write_image(folder / f"img_{index:03d}.ome.tif", image)
+        io.write_image(folder / f"img_{index:03d}_GT.ome.tif", truth)
+    return folder
+
+
+def test_the_ignored_class_is_a_cost_of_zero_and_validation_scores_each_class(tmp_path):
+    torch.set_num_threads(2)
+    runs = []
+    for band, ignore in (("ignored", 4), ("noise", None)):
+        config = _config(tmp_path, training_folder=str(_multiclass_folder(tmp_path / band, band=band)),
+                         output_folder=str(tmp_path / f"model_{band}"), network=dict(TINY_NET, n_classes=5),
+                         iterations=6, validate_every=3, ignore_class=ignore)
+        runs.append(training.train(config, progress=False))
+    # whatever the truth under the ignored class, training is the same as with that band excluded
+    assert [r["train_loss"] for r in runs[0].history] == pytest.approx([r["train_loss"] for r in runs[1].history],
+                                                                        rel=1e-5)
+    info = checkpoints.load_checkpoint(runs[0].last_checkpoint).info
+    per_class = info["validation_dice_per_class"]
+    assert per_class and set(per_class) <= {"1", "2", "3"}  # class 4 is never scored
+    assert info["history"][-1]["validation_dice"] == pytest.approx(np.mean(list(per_class.values())))
+
+
+def test_error_weighting_scales_the_training_loss_but_not_validation(tmp_path):
+    plain = training.train(_config(tmp_path, output_folder=str(tmp_path / "plain"), iterations=2, validate_every=2),
+                           progress=False)
+    weighted = training.train(_config(tmp_path, output_folder=str(tmp_path / "weighted"), iterations=2, validate_every=2,
+                                      weighting={"floor": 0.1, "class_balance": True, "edge_weight": 5.0}),
+                              progress=False)
+    # the same first step: identical weights at the start, a different loss because voxels weigh differently
+    assert weighted.history[0]["train_loss"] != pytest.approx(plain.history[0]["train_loss"], rel=1e-3)
+    assert json.loads((weighted.output_folder / "config.json").read_text())["weighting"]["edge_weight"] == 5.0
+
+
+def test_noise_of_a_chosen_mean_and_sd_is_added_to_patches():
+    image = np.full((8, 16, 16), 0.5, np.float32)
+    example = (image, np.zeros(image.shape, np.int64), np.ones(image.shape, np.float32))
+    augmentation = training_data.Augmentation(rotate=False, flip=False, noise_mean=0.2, noise_sd=0.05)
+    sampler = training_data.PatchSampler([example], (8, 16, 16), (8, 16, 16), augmentation=augmentation, seed=0)
+    images = sampler.batch(8)[0]
+    assert images.mean() == pytest.approx(0.7, abs=0.005) and images.std() == pytest.approx(0.05, rel=0.05)
 
 
 def test_configuration_files_resolve_relative_folders_and_reject_unknown_settings(tmp_path):
