@@ -89,6 +89,32 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     if path.name == "4_prediction.ipynb":
         assert "best Dice" in text and "done: field_12.ome.tif" in text
         assert (work / "results" / "predicted" / "field_12_prob.ome.tif").exists()
+    if path.parent.name == "analysis" and path.name in ANALYSIS_CHECKS:
+        ANALYSIS_CHECKS[path.name](notebook, text, work)
+
+
+def _check_pipeline_grid(notebook, text, work):
+    """A 3 x 3 grid ran on two workers, was judged from code, and the judgements were saved with their record."""
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert "3 x 3 grid in" in text and "workers; 0 failed" in text and "best: " in text
+    assert "{'correct': 1," in text and "judgements: results/pipeline_grid/judgements_quick.csv" in text
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    for suffix in (".csv", ".json"):
+        assert (work / "results" / "pipeline_grid" / f"judgements_quick{suffix}").exists()
+
+
+def _check_measurements(notebook, text, work):
+    """Objects measured, filtered, classified, embedded, exported for Fiji, an edit re-imported and compared."""
+    assert "objects measured; median volume" in text and "match a true peroxisome with IoU >= 0.5" in text
+    assert "kept after filtering" in text and "inside the region" in text and "PCA: pc1 keeps" in text
+    assert "removed: 1 object (before: 1)" in text and "merged: 1 group" in text
+    out = work / "results" / "measurements"
+    for name in ("peroxisomes.csv", "peroxisomes.json", "peroxisome_labels.tif"):
+        assert (out / name).exists()
+
+
+#: Checks of what each analysis notebook printed and wrote, by file name.
+ANALYSIS_CHECKS = {"pipeline_grid.ipynb": _check_pipeline_grid, "measurements.ipynb": _check_measurements}
 
 
 def _check_loop_outputs(text, work):
