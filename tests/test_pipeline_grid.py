@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import metrics, workflow
+from helpers.analysis import grid_figure, grid_judgements
 from helpers.analysis import pipeline_grid as grid
 from helpers.io import read_image
 
@@ -114,7 +115,7 @@ def test_failures_become_error_cells_and_the_grid_goes_on():
     for name in segmenters:
         error = result.cell("empty window", name).error
         assert error.startswith("pre-processing failed: ValueError") and "No voxel lies between" in error
-    figure = grid.plot_grid(result, z=6)
+    figure = grid_figure.plot_grid(result, z=6)
     assert len(figure.axes) == 6 and "failed" in [ax.get_title() for ax in figure.axes]
 
 
@@ -180,24 +181,24 @@ def test_bad_inputs_are_refused_with_a_clear_message(arguments, error, match):
 # ---------------------------------------------------------------------------------------------- figure
 
 def test_plot_grid_has_one_panel_per_cell_titled_with_count_and_dice(blob_grid):
-    figure = grid.plot_grid(blob_grid)
+    figure = grid_figure.plot_grid(blob_grid)
     titles = [ax.get_title() for ax in figure.axes]
     assert len(titles) == 4
     assert titles[2] == f"{N_BLOBS} objects · Dice {blob_grid.cell('smoothed', 'Otsu').dice:.2f}"
-    rgb = grid.panel_image(blob_grid, "smoothed", "Otsu", z=6)
-    assert rgb.shape == (48, 48, 3) and (rgb == grid._render.MASK_RGB).all(axis=2).any()
+    rgb = grid_figure.panel_image(blob_grid, "smoothed", "Otsu", z=6)
+    assert rgb.shape == (48, 48, 3) and (rgb == grid_figure._render.MASK_RGB).all(axis=2).any()
     with pytest.raises(ValueError, match="slices"):
-        grid.plot_grid(blob_grid, z=12)
+        grid_figure.plot_grid(blob_grid, z=12)
 
 
 # ---------------------------------------------------------------------------------------------- judgements
 
 def test_judgements_round_trip_resume_and_record(blob_grid, tmp_path):
     path = tmp_path / "results" / "judged.csv"
-    judgements = grid.GridJudgements(path, blob_grid)
-    judgements.set("smoothed", "Otsu", grid.CORRECT, z=5)
-    judgements.set("none", "Triangle", grid.OVER_SEGMENTED)
-    judgements.set("none", "Triangle", grid.UNDER_SEGMENTED)  # changed mind: replaced, not added
+    judgements = grid_judgements.GridJudgements(path, blob_grid)
+    judgements.set("smoothed", "Otsu", grid_judgements.CORRECT, z=5)
+    judgements.set("none", "Triangle", grid_judgements.OVER_SEGMENTED)
+    judgements.set("none", "Triangle", grid_judgements.UNDER_SEGMENTED)  # changed mind: replaced, not added
     rows = list(csv.DictReader(path.open()))
     assert [(r["preprocessing"], r["segmenter"], r["judgement"], r["z"]) for r in rows] == [
         ("smoothed", "Otsu", "correct", "5"), ("none", "Triangle", "under-segmented", "5")]
@@ -210,11 +211,11 @@ def test_judgements_round_trip_resume_and_record(blob_grid, tmp_path):
     assert record["judgement_counts"] == {"correct": 1, "under-segmented": 1, "over-segmented": 0, "failed": 0,
                                           "to judge": 2}
 
-    resumed = grid.GridJudgements(path, blob_grid)
+    resumed = grid_judgements.GridJudgements(path, blob_grid)
     assert resumed.labels == {("smoothed", "Otsu"): "correct", ("none", "Triangle"): "under-segmented"}
     assert resumed.slice == 5
     resumed.remove("none", "Triangle")
-    assert grid.GridJudgements(path, blob_grid).labels == {("smoothed", "Otsu"): "correct"}
+    assert grid_judgements.GridJudgements(path, blob_grid).labels == {("smoothed", "Otsu"): "correct"}
     with pytest.raises(ValueError, match="not allowed"):
         resumed.set("none", "Otsu", "good")
 
@@ -223,18 +224,18 @@ def test_judgements_refuse_files_that_are_not_theirs(blob_grid, tmp_path):
     foreign = tmp_path / "other.csv"
     foreign.write_text("raw,seg,score,mask\na.tif,b.tif,1,\n")
     with pytest.raises(ValueError, match="not a pipeline-grid judgements file"):
-        grid.GridJudgements(foreign, blob_grid)
+        grid_judgements.GridJudgements(foreign, blob_grid)
     assert foreign.read_text() == "raw,seg,score,mask\na.tif,b.tif,1,\n"
     (tmp_path / "notes.json").write_text('{"my": "notes"}')
     with pytest.raises(ValueError, match="not a pipeline-grid record"):
-        grid.GridJudgements(tmp_path / "notes.csv", blob_grid)
+        grid_judgements.GridJudgements(tmp_path / "notes.csv", blob_grid)
     with pytest.raises(ValueError, match=r"\.csv"):
-        grid.GridJudgements(tmp_path / "judged.txt", blob_grid)
-    grid.GridJudgements(tmp_path / "judged.csv", blob_grid).set("none", "Otsu", grid.FAILED)
+        grid_judgements.GridJudgements(tmp_path / "judged.txt", blob_grid)
+    grid_judgements.GridJudgements(tmp_path / "judged.csv", blob_grid).set("none", "Otsu", grid_judgements.FAILED)
     image, truth = _blobs(seed=5)
     other = grid.run_grid(image, {"none": {"normalization": None, "smoothing": None}}, THRESHOLDS, workers=1)
     with pytest.raises(ValueError, match="another image"):
-        grid.GridJudgements(tmp_path / "judged.csv", other)
+        grid_judgements.GridJudgements(tmp_path / "judged.csv", other)
 
 
 # ---------------------------------------------------------------------------------------------- widget
@@ -245,10 +246,10 @@ def test_widget_saves_each_judgement_and_resumes(blob_grid, tmp_path):
     path = tmp_path / "widget.csv"
     widget = GridWidget(blob_grid, path, panel_size=96)
     assert "segmenter-grid" in widget.widget._dom_classes
-    widget.judge("smoothed", "Otsu", grid.CORRECT)
+    widget.judge("smoothed", "Otsu", grid_judgements.CORRECT)
     assert widget._buttons[("smoothed", "Otsu")].value == "correct"
-    widget._buttons[("none", "Triangle")].value = grid.OVER_SEGMENTED  # a click
-    assert grid.GridJudgements(path, blob_grid).labels == {("smoothed", "Otsu"): "correct",
+    widget._buttons[("none", "Triangle")].value = grid_judgements.OVER_SEGMENTED  # a click
+    assert grid_judgements.GridJudgements(path, blob_grid).labels == {("smoothed", "Otsu"): "correct",
                                                             ("none", "Triangle"): "over-segmented"}
     assert "2 of 4 to judge" in widget._status.value
     before = widget._images[("smoothed", "Otsu")].value

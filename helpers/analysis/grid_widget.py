@@ -4,7 +4,7 @@ One panel per (pre-processing, segmenter) cell of a :class:`~helpers.analysis.pi
 (rows = pre-processings, columns = segmenters): the row's pre-processed slice with the mask tinted and
 outlined, the object count (and Dice with a truth), and four toggle buttons - correct, under-segmented,
 over-segmented, failed. A slider picks the slice; a status line says what was saved. Every judgement is
-written at once to the CSV and its JSON parameter record (:class:`~helpers.analysis.pipeline_grid.GridJudgements`),
+written at once to the CSV and its JSON parameter record (:class:`~helpers.analysis.grid_judgements.GridJudgements`),
 so a closed tab or a restarted kernel loses nothing; opening the widget again on the same file resumes.
 
 Every action is also a method (``judge``, ``clear``, ``show_slice``), so scripts and tests drive the
@@ -23,7 +23,9 @@ import logging
 
 from .. import _render
 from .._checks import check_number
-from .pipeline_grid import JUDGEMENTS, GridJudgements, GridResult, _check_slice, _row_limits, cell_caption, panel_image
+from .grid_figure import _row_limits, cell_caption, panel_image, slice_index
+from .grid_judgements import JUDGEMENTS, GridJudgements
+from .pipeline_grid import GridResult
 
 __all__ = ["GridWidget"]
 
@@ -39,7 +41,7 @@ class GridWidget:
     result : GridResult
         From :func:`helpers.analysis.pipeline_grid.run_grid`.
     judgements_path : str or os.PathLike
-        The judgements CSV (see :class:`~helpers.analysis.pipeline_grid.GridJudgements`); an existing one
+        The judgements CSV (see :class:`~helpers.analysis.grid_judgements.GridJudgements`); an existing one
         of ours is resumed, anything else is refused.
     panel_size : int
         Width of one panel in screen pixels (64 to 1000).
@@ -62,7 +64,7 @@ class GridWidget:
                                            hint="It is the width of one panel in screen pixels."))
         self.result = result
         self.judgements = GridJudgements(judgements_path, result)
-        self.z = _check_slice(result, self.judgements.slice if z is None else z)
+        self.z = slice_index(result, self.judgements.slice if z is None else z)
         self._updating = False
         self._build()
         self._render_panels()
@@ -84,7 +86,7 @@ class GridWidget:
 
     def show_slice(self, z: int) -> None:
         """Show slice ``z`` in every panel."""
-        self.z = _check_slice(self.result, z)
+        self.z = slice_index(self.result, z)
         if self._slider.value != self.z:
             self._updating = True
             try:

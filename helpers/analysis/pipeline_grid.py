@@ -3,8 +3,10 @@
 The open segmentation framework (OpSeF) runs a few pre-processing pipelines against a few
 segmentation models on one image, shows every combination side by side for a person to judge
 (correct, under-segmented, over-segmented, failed) and records every parameter, so that the notebook
-documents how the choice was made. This module is that idea for 3D stacks, built on the workflow
-engine; :mod:`helpers.analysis.grid_widget` is the judging grid as a notebook widget.
+documents how the choice was made. This module runs the grid, for 3D stacks, on the workflow engine;
+the data then flows on to :mod:`~helpers.analysis.grid_figure` (the grid as a picture),
+:mod:`~helpers.analysis.grid_judgements` (the judgements and the parameter record, saved at once) and
+:mod:`~helpers.analysis.grid_widget` (the judging grid as a notebook widget).
 
 Pre-processing variants
     Named dicts ``{"normalization": STEP or None, "smoothing": STEP or None}`` where a STEP is
@@ -39,47 +41,32 @@ Example
 ...                        {"preset": {"kind": "workflow", "workflow": "lamp1"},
 ...                         "Otsu": {"kind": "threshold", "method": "otsu"}},
 ...                        truth=truth, workers=2)                            # doctest: +SKIP
->>> grid.plot_grid(result)                                                 # doctest: +SKIP
->>> judgements = grid.GridJudgements("results/grid.csv", result)           # doctest: +SKIP
->>> judgements.set("auto-contrast", "preset", grid.CORRECT)                # doctest: +SKIP
+>>> from helpers.analysis import grid_figure, grid_judgements
+>>> grid_figure.plot_grid(result)                                          # doctest: +SKIP
+>>> judgements = grid_judgements.GridJudgements("results/grid.csv", result)  # doctest: +SKIP
+>>> judgements.set("auto-contrast", "preset", grid_judgements.CORRECT)     # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import copy
-import csv
 import hashlib
-import io
-import json
 import multiprocessing
 import os
 import tempfile
-import textwrap
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 
-from .. import _render
-from .._atomic import atomic_path, write_json
 from .._checks import check_image, check_mask, check_number, check_voxel_size
 
 __all__ = [
-    "CORRECT", "UNDER_SEGMENTED", "OVER_SEGMENTED", "FAILED", "JUDGEMENTS",
     "NORMALIZATIONS", "SMOOTHINGS", "SEGMENTER_KINDS",
     "default_preprocessings", "workflow_preprocessing", "check_preprocessings", "check_segmenters",
-    "GridCell", "GridResult", "run_grid", "panel_image", "cell_caption", "plot_grid", "GridJudgements",
+    "GridCell", "GridResult", "run_grid",
 ]
-
-#: The four judgements of a grid cell (OpSeF's categories).
-CORRECT = "correct"
-UNDER_SEGMENTED = "under-segmented"
-OVER_SEGMENTED = "over-segmented"
-FAILED = "failed"
-JUDGEMENTS = (CORRECT, UNDER_SEGMENTED, OVER_SEGMENTED, FAILED)
 
 #: Registry algorithms a pre-processing variant may use, by role.
 NORMALIZATIONS = ("min_max_normalize", "auto_contrast", "auto_contrast_in_range")
@@ -90,8 +77,6 @@ SEGMENTER_KINDS = ("workflow", "threshold", "model")
 #: Marker of the parameter record written beside a judgements CSV.
 RECORD_KIND = "helpers pipeline grid"
 RECORD_VERSION = 1
-#: Columns of a judgements CSV, in order (a CSV with other columns is not ours and is refused).
-CSV_COLUMNS = ("preprocessing", "segmenter", "judgement", "z", "objects", "dice", "iou", "seconds", "error")
 
 _NORMALIZED_ID = "grid_normalized"
 _SMOOTHED_ID = "grid_smoothed"
@@ -738,246 +723,3 @@ def _run_in_workers(raw, pre_specs, seg_specs, workers):
         for row in rows.values():  # read the arrays into memory before the folder goes
             row["arrays"] = {key: np.array(np.load(path)) for key, path in row.pop("paths").items()}
     return rows, outcomes
-
-
-# ----------------------------------------------------------------------------------------------
-# showing the grid
-# ----------------------------------------------------------------------------------------------
-
-def _check_slice(result: GridResult, z) -> int:
-    if z is None:
-        return result.default_slice()
-    return int(check_number(z, "z", minimum=0, maximum=result.image.shape[0] - 1, integer=True,
-                            hint=f"The image has {result.image.shape[0]} slices (0 to {result.image.shape[0] - 1})."))
-
-
-def _row_limits(result: GridResult, preprocessing: str) -> tuple[float, float]:
-    volume = result.preprocessed.get(preprocessing)
-    return _render.contrast_limits(result.image if volume is None else volume)
-
-
-def panel_image(result: GridResult, preprocessing: str, segmenter: str, *, z: int | None = None,
-                limits=None) -> np.ndarray:
-    """RGB (Y, X, 3) uint8 of one cell on slice ``z``: the row's pre-processed image, the mask tinted and outlined.
-
-    A failed cell (or a failed pre-processing) shows the raw image without a mask.
-    """
-    if not isinstance(result, GridResult):
-        raise ValueError("`result` must be the GridResult that run_grid returned.")
-    cell = result.cell(preprocessing, segmenter)
-    z = _check_slice(result, z)
-    volume = result.preprocessed.get(preprocessing)
-    volume = result.image if volume is None else volume
-    limits = _row_limits(result, preprocessing) if limits is None else limits
-    gray = _render.to_gray(volume[z], limits)
-    if not cell.ok:
-        return _render.gray_rgb(gray)
-    plane = cell.mask[z]
-    rgb = _render.overlay(gray, plane, alpha=0.3)
-    rgb[_render.outline(plane)] = _render.MASK_RGB
-    return rgb
-
-
-def cell_caption(cell: GridCell) -> str:
-    """One line for a panel: object count (and Dice), or that it failed."""
-    if not cell.ok:
-        return "failed"
-    text = f"{cell.objects} objects"
-    if cell.dice is not None:
-        text += f" · Dice {cell.dice:.2f}"
-    return text
-
-
-def plot_grid(result: GridResult, *, z: int | None = None, panel_inches: float = 2.4):
-    """The grid as a matplotlib Figure: rows = pre-processings, columns = segmenters.
-
-    Parameters
-    ----------
-    result : GridResult
-    z : int, optional
-        The slice shown; default :meth:`GridResult.default_slice` (the middle of the truth).
-    panel_inches : float
-        Size of one panel.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Each panel the row's pre-processed slice with the mask tinted and outlined, titled with the object
-        count (and Dice with a truth); a failed cell shows its error text instead.
-    """
-    if not isinstance(result, GridResult):
-        raise ValueError("`result` must be the GridResult that run_grid returned.")
-    z = _check_slice(result, z)
-    panel_inches = check_number(panel_inches, "panel_inches", minimum=0.5, maximum=20)
-    n_rows, n_cols = result.shape
-    figure = _render.notebook_figure(figsize=(panel_inches * n_cols + 1.2, panel_inches * n_rows + 0.6),
-                                     layout="constrained")
-    axes = np.atleast_2d(figure.subplots(n_rows, n_cols, squeeze=False))
-    for i, p in enumerate(result.row_names):
-        limits = _row_limits(result, p)
-        for j, s in enumerate(result.column_names):
-            ax = axes[i, j]
-            cell = result.cells[(p, s)]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if cell.ok:
-                ax.imshow(panel_image(result, p, s, z=z, limits=limits), interpolation="nearest")
-                ax.set_title(cell_caption(cell), fontsize=8)
-            else:
-                ax.set_facecolor("#f4f4f4")
-                ax.text(0.5, 0.5, "failed:\n" + "\n".join(textwrap.wrap(cell.error, 28)[:6]), ha="center",
-                        va="center", fontsize=7, color="#b00020", transform=ax.transAxes)
-                ax.set_title("failed", fontsize=8, color="#b00020")
-            if i == 0:
-                ax.text(0.5, 1.18, s, ha="center", va="bottom", fontsize=9, fontweight="bold", transform=ax.transAxes)
-            if j == 0:
-                ax.set_ylabel(p, fontsize=9, fontweight="bold")
-    figure.suptitle(f"slice z = {z}", fontsize=9)
-    return figure
-
-
-# ----------------------------------------------------------------------------------------------
-# judgements
-# ----------------------------------------------------------------------------------------------
-
-class GridJudgements:
-    """A person's judgement of each grid cell, saved at once to a CSV beside a JSON record of every parameter.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The CSV file (``.csv``); the record goes beside it with the suffix ``.json``. An existing CSV
-        of ours is read and continued (a session resumes where it stopped); a file that is not ours,
-        or judgements made on another image or under other settings of the same variant names, are
-        refused and left untouched. The folder is created at the first save.
-    result : GridResult
-        The grid being judged.
-
-    Attributes
-    ----------
-    path, record_path : pathlib.Path
-    labels : dict of (str, str) to str
-        The judgement of each judged cell (also rows of earlier grids kept in the file).
-    """
-
-    def __init__(self, path, result: GridResult):
-        if not isinstance(result, GridResult):
-            raise ValueError("`result` must be the GridResult that run_grid returned.")
-        self.path = Path(path)
-        if self.path.suffix.lower() != ".csv":
-            raise ValueError(f"The judgements file must end in .csv, got {self.path.name!r}; e.g. "
-                             "'results/grid_judgements.csv' (the parameter record goes beside it as .json).")
-        self.record_path = self.path.with_suffix(".json")
-        self.result = result
-        self._rows: dict[tuple[str, str], dict] = {}
-        self.slice = result.default_slice()
-        self._check_record()
-        if self.path.exists():
-            self._read()
-
-    # -- reading ------------------------------------------------------------------------------------
-
-    def _refuse(self, why: str):
-        raise ValueError(f"{why} Choose another file name for the judgements (the existing files were left "
-                         "untouched).")
-
-    def _check_record(self) -> None:
-        if not self.record_path.exists():
-            return
-        try:
-            record = json.loads(self.record_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            record = None
-        if not isinstance(record, dict) or record.get("kind") != RECORD_KIND:
-            self._refuse(f"{self.record_path} exists and is not a pipeline-grid record.")
-        mine = self.result.record()
-        if record.get("image", {}).get("fingerprint") != mine["image"]["fingerprint"]:
-            self._refuse(f"The judgements in {self.path.name} were made on another image (shape "
-                         f"{record.get('image', {}).get('shape')}, not {mine['image']['shape']}).")
-        for group in ("preprocessings", "segmenters"):
-            for name, settings in record.get(group, {}).items():
-                if name in mine[group] and json.loads(json.dumps(mine[group][name])) != settings:
-                    self._refuse(f"The judgements in {self.path.name} were made with other settings for "
-                                 f"{group[:-1]} {name!r}.")
-        if isinstance(record.get("slice"), int):
-            self.slice = record["slice"]
-
-    def _read(self) -> None:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            self._refuse(f"{self.path} cannot be read as text ({error}).")
-        reader = csv.DictReader(io.StringIO(text))
-        if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
-            self._refuse(f"{self.path} is not a pipeline-grid judgements file: its columns are "
-                         f"{reader.fieldnames}, expected {list(CSV_COLUMNS)}.")
-        for number, row in enumerate(reader, start=2):
-            if row["judgement"] not in JUDGEMENTS or not row["preprocessing"] or not row["segmenter"]:
-                self._refuse(f"{self.path}, line {number}: {row['judgement']!r} is not one of "
-                             f"{', '.join(JUDGEMENTS)} (or a name is empty).")
-            self._rows[(row["preprocessing"], row["segmenter"])] = dict(row)
-
-    # -- changing -----------------------------------------------------------------------------------
-
-    def set(self, preprocessing: str, segmenter: str, judgement: str, *, z: int | None = None) -> None:
-        """Record the judgement of one cell (seen on slice ``z``) and save both files at once."""
-        cell = self.result.cell(preprocessing, segmenter)
-        if judgement not in JUDGEMENTS:
-            raise ValueError(f"`judgement` = {judgement!r} is not allowed; choose one of {', '.join(JUDGEMENTS)} "
-                             "(the constants CORRECT, UNDER_SEGMENTED, OVER_SEGMENTED, FAILED).")
-        if z is not None:
-            self.slice = _check_slice(self.result, z)
-        summary = cell.summary()
-        self._rows[(preprocessing, segmenter)] = {
-            "preprocessing": preprocessing, "segmenter": segmenter, "judgement": judgement, "z": str(self.slice),
-            **{key: "" if summary[key] is None else str(summary[key]) for key in ("objects", "dice", "iou", "seconds",
-                                                                                 "error")}}
-        self.save()
-
-    def remove(self, preprocessing: str, segmenter: str) -> None:
-        """Forget the judgement of one cell (saved at once)."""
-        self.result.cell(preprocessing, segmenter)
-        if self._rows.pop((preprocessing, segmenter), None) is not None:
-            self.save()
-
-    def get(self, preprocessing: str, segmenter: str) -> str | None:
-        """The judgement of one cell, or None."""
-        row = self._rows.get((preprocessing, segmenter))
-        return None if row is None else row["judgement"]
-
-    @property
-    def labels(self) -> dict:
-        return {key: row["judgement"] for key, row in self._rows.items()}
-
-    def counts(self) -> dict[str, int]:
-        """How many cells of this grid have each judgement, and how many are still to judge."""
-        counts = {label: 0 for label in JUDGEMENTS}
-        for key in self.result.cells:
-            label = self.get(*key)
-            if label is not None:
-                counts[label] += 1
-        counts["to judge"] = len(self.result.cells) - sum(counts.values())
-        return counts
-
-    def record(self) -> dict:
-        """The JSON record: the grid's parameters and numbers, the slice, the judgements file."""
-        record = self.result.record()
-        record.update({"saved": datetime.now(timezone.utc).isoformat(timespec="seconds"), "slice": self.slice,
-                       "judgements_file": self.path.name, "judgement_counts": self.counts()})
-        return record
-
-    def save(self) -> None:
-        """Write the CSV and the record (atomically; the folder is created if needed)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in self._rows.values():
-            writer.writerow(row)
-        with atomic_path(self.path) as temporary:
-            with open(temporary, "w", encoding="utf-8", newline="") as stream:
-                stream.write(buffer.getvalue())
-        write_json(self.record_path, self.record())
-
-    def __len__(self) -> int:
-        return len(self._rows)
