@@ -36,6 +36,7 @@ SHAPE_TABLE = [
     ("net_zoom", {"zoom": 2}, (33, 184, 184), (1, 4, 4)),
     ("net_zoom", {"zoom": 2}, (40, 200, 184), (8, 20, 4)),
     ("unet3d", {"depth": 5, "pooling": (1, 2, 2)}, (5, 32, 48), (5, 32, 48)),
+    ("hybrid_2d3d", {}, (5, 64, 64), (5, 64, 64)),
     ("unet3d", {"depth": 1}, (3, 5, 7), (3, 5, 7)),
     ("msdnet", {}, (7, 9, 11), (7, 9, 11)),
     ("msdnet", {"dimensions": 2}, (13, 17), (13, 17)),
@@ -220,7 +221,7 @@ def test_constructor_takes_keywords_only():
 
 
 def test_build_validates_names_and_arguments():
-    assert set(nets.NETWORKS) == {"net_basic", "net_zoom", "unet3d", "msdnet"}
+    assert set(nets.NETWORKS) == {"net_basic", "net_zoom", "unet3d", "msdnet", "hybrid_2d3d"}
     assert isinstance(nets.build("msdnet"), MSDNet)
     assert nets.build({"name": "unet3d", "pooling": [1, 2, 2]}).config["pooling"] == [1, 2, 2]
     with pytest.raises(ValueError, match="'unet3d'"):
@@ -250,6 +251,7 @@ def test_parameter_counts_of_the_defaults():
         "net_zoom": 28_787_110,
         "unet3d": 5_601_154,
         "msdnet": 22_264,
+        "hybrid_2d3d": 346_403,
     }
     # MSDNet: sum over layers of ((1 + i) * 27 weights + 1 bias), plus the 1x1x1 head (41 * 2 + 2).
     assert counts["msdnet"] == sum((1 + i) * 27 + 1 for i in range(40)) + 41 * 2 + 2

@@ -113,8 +113,32 @@ def _check_measurements(notebook, text, work):
         assert (out / name).exists()
 
 
+def _check_membranes(notebook, text, work):
+    """Scaled, trained with noise, predicted with overlapping tiles, swept, ECDF, cells back from membranes."""
+    assert "2 examples in results/membranes/quick/training" in text
+    assert "grey levels used:" in text and "membrane voxels in the test volume:" in text
+    assert "overlap 10: Dice" in text and "overlap 0: Dice" in text and "best IoU" in text and "cells:" in text
+    out = work / "results" / "membranes" / "quick"
+    assert (out / "test_membrane_probability.ome.tif").exists() and (out / "model" / "checkpoint_best.pt").exists()
+
+
+def _check_em_multiclass(notebook, text, work):
+    """Trained with the ignored class, cleaned per class, scored, chromosomes counted, contrast matched."""
+    assert "micro-F1 on the test volume after clean-up:" in text and "chromosomes found:" in text
+    assert "micro-F1 on the new-contrast volume with histogram matching:" in text
+    assert list((work / "results").glob("em_multiclass*/scores.csv"))
+
+
+def _check_ensembles(notebook, text, work):
+    """Two architectures over two seeds with error weighting, then a top-2 ensemble against the best single one."""
+    assert "over 2 seeds" in text and "best single network: mean IoU all classes" in text
+    assert "top-2 ensemble: mean IoU all classes" in text
+
+
 #: Checks of what each analysis notebook printed and wrote, by file name.
-ANALYSIS_CHECKS = {"pipeline_grid.ipynb": _check_pipeline_grid, "measurements.ipynb": _check_measurements}
+ANALYSIS_CHECKS = {"pipeline_grid.ipynb": _check_pipeline_grid, "measurements.ipynb": _check_measurements,
+                   "membranes.ipynb": _check_membranes, "em_multiclass.ipynb": _check_em_multiclass,
+                   "ensembles.ipynb": _check_ensembles}
 
 
 def _check_loop_outputs(text, work):

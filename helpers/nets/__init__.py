@@ -4,7 +4,8 @@ Every network is a :class:`torch.nn.Module` built from keyword arguments only, a
 
 - ``forward(x)``: x of shape (N, in_channels, Z, Y, X) (2D MSDNet: (N, in_channels, Y, X)) ->
   a list of log-probability tensors (log-softmax over the class axis), main output first, then
-  the auxiliary outputs (Net_basic and Net_zoom have two, the others none), each of shape
+  the auxiliary outputs in training mode (Net_basic and Net_zoom have two, HybridNet2D3D one,
+  the others none), each of shape
   (N, n_classes, *output_shape(spatial input size));
 - ``output_shape(input_shape)``: the spatial output size, or ValueError naming the nearest valid
   input sizes; ``valid_input_shape(shape)``: the smallest valid input size >= ``shape`` per axis;
@@ -28,6 +29,10 @@ Networks (``NETWORKS`` key: class, input-size rule, margin at the defaults):
     ``pooling[axis] ** (depth - 1)`` (8 at the defaults). Margin 0.
 ``"msdnet"``: :class:`MSDNet`
     Mixed-scale dense network, 2D or 3D. Any size. Margin 0.
+``"hybrid_2d3d"``: :class:`HybridNet2D3D`
+    2D-3D hybrid network of the SBF-EM study: 3x3x3 encoder-decoder with a 3D spatial pyramid,
+    a main 3D output and an auxiliary 2D (in-plane) output. Every size a multiple of
+    ``pooling[axis] ** (depth - 1)`` ((1, 4, 4) at the defaults). Margin 0.
 
 Example
 -------
@@ -43,18 +48,20 @@ from __future__ import annotations
 
 import difflib
 
+from .hybrid import HybridNet2D3D
 from .msdnet import MSDNet
 from .net_basic import NetBasic
 from .net_zoom import NetZoom
 from .unet3d import UNet3D
 
-__all__ = ["NETWORKS", "build", "NetBasic", "NetZoom", "UNet3D", "MSDNet"]
+__all__ = ["NETWORKS", "build", "NetBasic", "NetZoom", "UNet3D", "MSDNet", "HybridNet2D3D"]
 
 NETWORKS = {
     "net_basic": NetBasic,
     "net_zoom": NetZoom,
     "unet3d": UNet3D,
     "msdnet": MSDNet,
+    "hybrid_2d3d": HybridNet2D3D,
 }
 
 
