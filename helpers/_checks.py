@@ -174,6 +174,23 @@ def check_labels(labels, *, name: str = "labels", ndim: int = 3, like: np.ndarra
     return array
 
 
+def check_probability(probability, *, name: str = "probability", ndims=(2, 3)) -> np.ndarray:
+    """Validate a probability map (values in [0, 1], 2D or 3D by default) and return it as float32.
+
+    Raises ValueError naming the problem: the wrong number of dimensions, or values outside [0, 1]
+    (with the hint to pass one class of :func:`helpers.inference.predict`'s output).
+    """
+    ndim = np.ndim(probability)
+    if ndim not in ndims:
+        shapes = " or ".join({2: "2D (Y, X)", 3: "3D (Z, Y, X)"}[n] for n in ndims)
+        raise ValueError(f"`{name}` must be a {shapes} map; got {ndim} dimensions.")
+    work = check_image(probability, name=name, ndim=ndim)
+    if work.min() < 0 or work.max() > 1:
+        raise ValueError(f"`{name}` has values from {work.min():g} to {work.max():g}, but probabilities lie in "
+                         "[0, 1]; pass one class of the output of `helpers.inference.predict`.")
+    return work
+
+
 def check_number(
     value,
     name: str,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _render
-from ._checks import check_image, check_mask, check_number
+from ._checks import check_mask, check_number, check_probability
 
 __all__ = ["ecdf", "plot_probability_ecdf", "plot_histograms"]
 
@@ -100,15 +100,8 @@ def plot_probability_ecdf(probability, truth=None, *, decisive_margin: float = 0
         For probabilities outside [0, 1] or not 2D/3D, a truth of another shape, a truth with no
         voxel inside (or none outside), or parameters out of range.
     """
-    ndim = np.ndim(probability)
-    if ndim not in (2, 3):
-        raise ValueError(f"`probability` must be a 2D (Y, X) or 3D (Z, Y, X) map; got {ndim} dimensions.")
-    work = check_image(probability, name="probability", ndim=ndim)
-    if work.min() < 0 or work.max() > 1:
-        raise ValueError(
-            f"`probability` has values from {work.min():g} to {work.max():g}, but probabilities lie in "
-            "[0, 1]; pass one class of the output of `helpers.inference.predict`."
-        )
+    work = check_probability(probability)
+    ndim = work.ndim
     margin = check_number(decisive_margin, "decisive_margin", minimum=0, maximum=0.5, min_inclusive=False,
                           max_inclusive=False, hint="0.05 counts p < 0.05 and p > 0.95 as decided.")
     points = check_number(points, "points", minimum=11, integer=True)

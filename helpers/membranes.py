@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ._checks import check_image, check_labels, check_number
+from ._checks import check_image, check_labels, check_number, check_probability
 
 __all__ = ["labels_to_membranes", "membrane_to_cells"]
 
@@ -143,12 +143,7 @@ def membrane_to_cells(membrane, *, threshold: float = 0.5, seed_distance: float 
         landscape = check_image(array.astype(np.float32), name="membrane")
         is_membrane = landscape > 0.5
     else:
-        landscape = check_image(array, name="membrane")
-        if landscape.min() < 0 or landscape.max() > 1:
-            raise ValueError(
-                f"`membrane` has values from {landscape.min():g} to {landscape.max():g}, but a probability "
-                "lies in [0, 1]; pass the membrane class of `helpers.inference.predict`'s output."
-            )
+        landscape = check_probability(array, name="membrane", ndims=(3,))
         threshold = check_number(threshold, "threshold", minimum=0, maximum=1, min_inclusive=False,
                                  max_inclusive=False, hint="0.5, or the best threshold of a sweep.")
         is_membrane = landscape > threshold

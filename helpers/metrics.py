@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _render
-from ._checks import check_image, check_labels, check_mask, check_number
+from ._checks import check_labels, check_mask, check_number, check_probability
 
 __all__ = [
     "Scores", "scores", "dice", "iou", "precision", "recall",
@@ -575,15 +575,8 @@ def threshold_sweep(probability, truth, thresholds=np.linspace(0.05, 0.95, 19)) 
     >>> [round(row["dice"], 3) for row in sweep.rows], sweep.best("dice")["threshold"]
     ([1.0, 0.8], 0.3)
     """
-    ndim = np.ndim(probability)
-    if ndim not in (2, 3):
-        raise ValueError(f"`probability` must be a 2D (Y, X) or 3D (Z, Y, X) map; got {ndim} dimensions.")
-    probability = check_image(probability, name="probability", ndim=ndim)
-    if probability.min() < 0 or probability.max() > 1:
-        raise ValueError(
-            f"`probability` has values from {probability.min():g} to {probability.max():g}, but "
-            "probabilities lie in [0, 1]; pass one class of the output of `helpers.inference.predict`."
-        )
+    probability = check_probability(probability)
+    ndim = probability.ndim
     truth = check_mask(truth, name="truth", ndim=ndim, like=probability)
     values = np.asarray(thresholds, dtype=float).ravel() if np.ndim(thresholds) <= 1 else None
     if values is None or values.size == 0 or not np.all(np.isfinite(values)):

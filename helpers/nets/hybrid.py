@@ -36,7 +36,7 @@ from torch import nn
 from torch.nn import functional
 
 from ._blocks import ConvBlock, SegmentationNetwork, check_integer
-from .unet3d import _check_pooling
+from .unet3d import UNet3D, _check_pooling
 
 __all__ = ["HybridNet2D3D"]
 
@@ -155,14 +155,9 @@ class HybridNet2D3D(SegmentationNetwork):
         in_plane.append(nn.Conv3d(c[0], n_classes, kernel_size=1))
         self.head_2d = nn.Sequential(*in_plane)
 
-    def _axis_output_size(self, axis: int, size: int):
-        step = self._arguments["pooling"][axis] ** (self._arguments["depth"] - 1)
-        return size if size % step == 0 else None
-
-    def _size_rule(self) -> str:
-        depth = self._arguments["depth"]
-        steps = tuple(p ** (depth - 1) for p in self._arguments["pooling"])
-        return f"Each size must be a multiple of {steps} (pooling ** (depth - 1)) along (Z, Y, X)."
+    # The same input-size rule as the 3D U-Net: every size a multiple of pooling ** (depth - 1).
+    _axis_output_size = UNet3D._axis_output_size
+    _size_rule = UNet3D._size_rule
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Segment a batch of stacks.
