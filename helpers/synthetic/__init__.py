@@ -13,6 +13,11 @@ noisy image, so it says where the structure is, independent of its brightness: o
 count as much as objects in bright ones. For lysosomes (LAMP1) and nucleoli the object is the whole
 compartment, lumen included, as the paper segments them.
 
+Beside the lookup-table samples, modules imported by name draw the data of the analysis notebooks:
+``lamin_set`` (the lamin B1 fields of the iterative loop), ``em_nucleus`` (a FIB-SEM-like nucleus in
+five classes, one of them ignored in training), ``em_cells`` (SBF-EM-like cells with membranes, nuclei
+and mitochondria) and ``membranes`` (a packed tissue imaged by its membranes, with the cell labels).
+
 Examples
 --------
 >>> from helpers import synthetic
