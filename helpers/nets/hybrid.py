@@ -35,8 +35,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from ._blocks import ConvBlock, SegmentationNetwork, check_integer
-from .unet3d import UNet3D, _check_pooling
+from ._blocks import SegmentationNetwork, check_integer
+from .unet3d import UNet3D, _check_pooling, contracting_path, expanding_path, u_net_features
 
 __all__ = ["HybridNet2D3D"]
 
@@ -130,21 +130,9 @@ class HybridNet2D3D(SegmentationNetwork):
                            "batch_norm": batch_norm}
         self.channels = [base_channels * 2 ** level for level in range(depth)]
         c = self.channels
-        self.encoder = nn.ModuleList(
-            ConvBlock(in_channels if level == 0 else c[level - 1], c[level], c[level], padded=True,
-                      batch_norm=batch_norm)
-            for level in range(depth)
-        )
-        self.pool = nn.MaxPool3d(kernel_size=pooling, stride=pooling)
+        self.encoder, self.pool = contracting_path(in_channels, c, pooling, batch_norm)
         self.pyramid = _PyramidPooling3D(c[-1], bins, batch_norm)
-        self.upsample = nn.ModuleList(
-            nn.ConvTranspose3d(c[level + 1], c[level], kernel_size=pooling, stride=pooling)
-            for level in reversed(range(depth - 1))
-        )
-        self.decoder = nn.ModuleList(
-            ConvBlock(2 * c[level], c[level], c[level], padded=True, batch_norm=batch_norm)
-            for level in reversed(range(depth - 1))
-        )
+        self.upsample, self.decoder = expanding_path(c, pooling, batch_norm)
         self.head_3d = nn.Conv3d(c[0], n_classes, kernel_size=1)
         in_plane = []
         for _ in range(2):
@@ -173,17 +161,7 @@ class HybridNet2D3D(SegmentationNetwork):
             output.
         """
         self._check_input(x)
-        skips = []
-        for level, block in enumerate(self.encoder):
-            if level > 0:
-                x = self.pool(x)
-            x = block(x)
-            skips.append(x)
-        skips.pop()  # the bottom level's output is x itself
-        x = self.pyramid(x)
-        for upsample, block in zip(self.upsample, self.decoder):
-            x = upsample(x)
-            x = block(torch.cat([skips.pop(), x], dim=1))
+        x = u_net_features(self, x, bottom=self.pyramid)
         outputs = [torch.log_softmax(self.head_3d(x), dim=1)]
         if self.training:
             outputs.append(torch.log_softmax(self.head_2d(x), dim=1))

@@ -45,6 +45,50 @@ def _check_pooling(pooling) -> tuple[int, int, int]:
     return tuple(int(v) for v in values)
 
 
+def contracting_path(in_channels: int, channels, pooling, batch_norm: bool) -> tuple[nn.ModuleList, nn.MaxPool3d]:
+    """The blocks of the way down (one per level: two padded 3x3x3 groups) and the pooling between them."""
+    encoder = nn.ModuleList(
+        ConvBlock(in_channels if level == 0 else channels[level - 1], channels[level], channels[level], padded=True,
+                  batch_norm=batch_norm)
+        for level in range(len(channels))
+    )
+    return encoder, nn.MaxPool3d(kernel_size=pooling, stride=pooling)
+
+
+def expanding_path(channels, pooling, batch_norm: bool) -> tuple[nn.ModuleList, nn.ModuleList]:
+    """The transposed convolutions and blocks of the way up (bottom level first)."""
+    levels = list(reversed(range(len(channels) - 1)))
+    upsample = nn.ModuleList(
+        nn.ConvTranspose3d(channels[level + 1], channels[level], kernel_size=pooling, stride=pooling)
+        for level in levels
+    )
+    decoder = nn.ModuleList(
+        ConvBlock(2 * channels[level], channels[level], channels[level], padded=True, batch_norm=batch_norm)
+        for level in levels
+    )
+    return upsample, decoder
+
+
+def u_net_features(net, x: torch.Tensor, bottom=None) -> torch.Tensor:
+    """Run ``x`` down ``net.encoder`` and up ``net.decoder`` with skip connections; the top level's features.
+
+    ``bottom``, a module, transforms the bottom level's output before the way up (e.g. a pyramid pooling).
+    """
+    skips = []
+    for level, block in enumerate(net.encoder):
+        if level > 0:
+            x = net.pool(x)
+        x = block(x)
+        skips.append(x)
+    skips.pop()  # the bottom level's output is x itself
+    if bottom is not None:
+        x = bottom(x)
+    for upsample, block in zip(net.upsample, net.decoder):
+        x = upsample(x)
+        x = block(torch.cat([skips.pop(), x], dim=1))
+    return x
+
+
 class UNet3D(SegmentationNetwork):
     """Padded 3D U-Net (output size = input size) with depth, width and growth as arguments.
 
@@ -96,20 +140,8 @@ class UNet3D(SegmentationNetwork):
                            "pooling": pooling, "batch_norm": batch_norm}
         self.channels = [max(1, round(base_channels * growth ** level)) for level in range(depth)]
         c = self.channels
-        self.encoder = nn.ModuleList()
-        for level in range(depth):
-            c_in = in_channels if level == 0 else c[level - 1]
-            self.encoder.append(ConvBlock(c_in, c[level], c[level], padded=True,
-                                          batch_norm=batch_norm))
-        self.pool = nn.MaxPool3d(kernel_size=pooling, stride=pooling)
-        self.upsample = nn.ModuleList(
-            nn.ConvTranspose3d(c[level + 1], c[level], kernel_size=pooling, stride=pooling)
-            for level in reversed(range(depth - 1))
-        )
-        self.decoder = nn.ModuleList(
-            ConvBlock(2 * c[level], c[level], c[level], padded=True, batch_norm=batch_norm)
-            for level in reversed(range(depth - 1))
-        )
+        self.encoder, self.pool = contracting_path(in_channels, c, pooling, batch_norm)
+        self.upsample, self.decoder = expanding_path(c, pooling, batch_norm)
         self.head = nn.Conv3d(c[0], n_classes, kernel_size=1)
 
     def _axis_output_size(self, axis: int, size: int):
@@ -134,14 +166,4 @@ class UNet3D(SegmentationNetwork):
             Log-probabilities.
         """
         self._check_input(x)
-        skips = []
-        for level, block in enumerate(self.encoder):
-            if level > 0:
-                x = self.pool(x)
-            x = block(x)
-            skips.append(x)
-        skips.pop()  # the bottom level's output is x itself
-        for upsample, block in zip(self.upsample, self.decoder):
-            x = upsample(x)
-            x = block(torch.cat([skips.pop(), x], dim=1))
-        return [torch.log_softmax(self.head(x), dim=1)]
+        return [torch.log_softmax(self.head(u_net_features(self, x)), dim=1)]
