@@ -122,6 +122,18 @@ class Algorithm:
     stage: str = "core"
     whole_image: bool = False
 
+    def check_parameters(self, given: dict, *, name: str, what: str = "parameter") -> dict[str, Any]:
+        """Every parameter of this block, checked, with the defaults for those not ``given``.
+
+        Raises ValueError for an unknown parameter (naming the allowed ones) or a value out of range;
+        ``name`` is the algorithm's registry name and ``what`` how the messages call a parameter.
+        """
+        unknown = sorted(set(given) - set(self.parameters))
+        if unknown:
+            raise ValueError(f"unknown {what}(s) {', '.join(unknown)} for {name}; allowed: "
+                             f"{', '.join(self.parameters) or 'none'}.")
+        return {key: spec.check(given.get(key, spec.default), f"{what} {key!r}") for key, spec in self.parameters.items()}
+
     def call(self, arrays: dict[str, Any], parameters: dict[str, Any]):
         positional = []
         for name, _ in self.inputs:

@@ -134,13 +134,8 @@ def check_normalization(normalization) -> dict:
         raise ValueError(f"`normalization` must be {{'algorithm': one of {', '.join(_NORMALIZATIONS)}, "
                          f"'parameters': {{...}}}}; got {normalization!r}.")
     algorithm = get_algorithm(normalization["algorithm"])
-    given = dict(normalization.get("parameters", {}))
-    unknown = sorted(set(given) - set(algorithm.parameters))
-    if unknown:
-        raise ValueError(f"Unknown normalization parameter(s) {', '.join(unknown)} for {normalization['algorithm']}; "
-                         f"allowed: {', '.join(algorithm.parameters)}.")
-    parameters = {name: spec.check(given.get(name, spec.default), f"normalization parameter {name!r}")
-                  for name, spec in algorithm.parameters.items()}
+    parameters = algorithm.check_parameters(dict(normalization.get("parameters", {})),
+                                            name=normalization["algorithm"], what="normalization parameter")
     return {"algorithm": normalization["algorithm"], "parameters": parameters}
 
 

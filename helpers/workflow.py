@@ -352,17 +352,10 @@ def _validate_step(raw_step, index, earlier, fail) -> Step:
     parameters = raw_step.get("parameters", {})
     if not isinstance(parameters, dict):
         fail(f"{where}: 'parameters' must be an object.")
-    unknown = sorted(set(parameters) - set(algorithm.parameters))
-    if unknown:
-        allowed = ", ".join(algorithm.parameters) or "none"
-        fail(f"{where}: unknown parameter(s) {', '.join(unknown)} for {raw_step['algorithm']}; allowed: {allowed}.")
-    checked = {}
-    for name, spec in algorithm.parameters.items():
-        value = parameters.get(name, spec.default)
-        try:
-            checked[name] = spec.check(value, f"parameter {name!r}")
-        except ValueError as error:
-            fail(f"{where}: {error}")
+    try:
+        checked = algorithm.check_parameters(parameters, name=raw_step["algorithm"])
+    except ValueError as error:
+        fail(f"{where}: {error}")
     return Step(id=step_id, algorithm=raw_step["algorithm"], inputs=canonical_inputs, parameters=checked)
 
 

@@ -103,12 +103,10 @@ def _step_spec(value, role: str, allowed, where: str) -> dict | None:
     if not isinstance(parameters, dict):
         raise ValueError(f"{where}: the {role} parameters must be a dict, got {parameters!r}.")
     algorithm = get_algorithm(name)
-    unknown = sorted(set(parameters) - set(algorithm.parameters))
-    if unknown:
-        raise ValueError(f"{where}: unknown {role} parameter(s) {', '.join(unknown)} for {name}; allowed: "
-                         f"{', '.join(algorithm.parameters) or 'none'}.")
-    checked = {key: spec.check(parameters.get(key, spec.default), f"{where}: {role} parameter {key!r}")
-               for key, spec in algorithm.parameters.items()}
+    try:
+        checked = algorithm.check_parameters(parameters, name=name, what=f"{role} parameter")
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
     return {"algorithm": name, "parameters": checked}
 
 
