@@ -170,7 +170,8 @@ def _response_2d_independent(work: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def _response_2d(work: np.ndarray, sigma: float, shared_scale: bool = True) -> np.ndarray:
+def _response_2d(work: np.ndarray, sigma: float, shared_scale: bool = True,
+                 projection: np.ndarray | None = None) -> np.ndarray:
     """F2 response with the reference's side-by-side maximum projection, computed economically.
 
     The reference filters, for every slice, the array [slice | projection] (width 2X). A value of
@@ -179,11 +180,15 @@ def _response_2d(work: np.ndarray, sigma: float, shared_scale: bool = True) -> n
     eigenvalues for every slice. They are computed once; per slice only the slice plus a band of
     the projection wide enough for exact values near the seam is filtered. The result is
     bit-identical to filtering the full side-by-side array (see tests).
+
+    ``projection`` is the maximum projection of the whole stack when ``work`` holds only some of its
+    slices (block-wise runs, :mod:`helpers.chunked`); each slice's response is then exactly what the
+    whole stack gives it. By default it is ``work``'s own projection.
     """
     if not shared_scale:
         return _response_2d_independent(work, sigma)
     nz, ny, nx = work.shape
-    projection = work.max(axis=0)
+    projection = work.max(axis=0) if projection is None else projection
     radius = int(_TRUNCATE * sigma + 0.5)  # scipy's kernel radius
     reach = radius + 2  # + 2 columns for the two successive central differences
     band = 2 * (reach + 1)
