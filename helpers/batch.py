@@ -1,22 +1,34 @@
 """Apply one workflow to many image files: resumable, parallel, on a Dask cluster if asked.
 
-For every input ``NAME.tif`` (or ``.tiff``, ``.ome.tif``) the batch writes, into one output folder,
+Inputs are images in any format :func:`helpers.image_files.open_image` reads (``.tif``, ``.ome.tif``,
+``.ome.zarr`` folders, ``.czi``, ``.nd2``, ``.lif``). Each input is opened once; ``scene=``,
+``time=`` and ``channel=`` (an index, a list or ``"all"``) choose its (Z, Y, X) stacks, and for every
+stack the batch writes, into one output folder,
 
-- ``NAME_seg.ome.tif``: the mask, uint8 0/255, same (Z, Y, X) shape and voxel size as the input;
-- ``NAME_seg.json``: the record of how it was made: the complete workflow with every parameter,
-  the input path and its SHA-256 checksum, the channel, the ``helpers`` version, per-step timings,
-  the total time, the date and the output shape.
+- ``NAME[_s{scene}][_t{time}][_c{channel}]_seg.ome.tif``: the mask, uint8 0/255, same (Z, Y, X) shape
+  and voxel size as the input stack. A tag is present only when the file has more than one scene,
+  time point or channel, with indices zero-padded to the width of the file's largest index (a
+  single-stack file gives ``NAME_seg.ome.tif``; channel 1 of a 2-channel file ``NAME_c1_seg.ome.tif``);
+- ``NAME[...]_seg.json``: the record of how it was made: the complete workflow with every parameter,
+  the input path and its checksum, the scene (index and name), time point and channel (index and
+  name), the ``helpers`` version, per-step timings, the total time, the date and the output shape.
+
+The input checksum is the SHA-256 of a file's bytes; for a folder image (OME-Zarr) it covers the
+metadata files' bytes and the sizes and modification times of the chunk files
+(:func:`helpers.image_files.input_checksum`), so that a large volume is not read twice.
 
 Both files are written atomically (a temporary file in the output folder renamed into place) and
 the record is written last, so a record next to its mask means a complete result; an interrupted
 run leaves at most a hidden ``.*.partial`` file, which never counts. Running the same batch again
-skips every input whose record and mask exist and whose record names the same workflow, channel and
-input checksum, so a batch can be stopped and resumed at any time. A result made by a different
-workflow (or from an input that has changed since) is never replaced unless ``overwrite=True``.
+skips every stack whose record and mask exist and whose record names the same workflow, scene, time
+point, channel and input checksum, so a batch can be stopped and resumed at any time. A result made
+by a different workflow (or from an input that has changed since) is never replaced unless
+``overwrite=True``.
 Inputs are never written to.
 
-A file that fails (unreadable or corrupt TIFF, wrong dimensions, a workflow error) is reported with
-its reason and the batch goes on with the others.
+A file that fails (unreadable or corrupt, a format whose reader is not installed, a scene, time or
+channel index out of range for it, a time-lapse without ``time=``, a 2D image, a workflow error) is
+reported with its reason and the batch goes on with the others.
 
 Parallel runs: ``workers=N`` processes on this machine, or ``scheduler=ADDRESS`` for an existing
 Dask distributed cluster (every worker needs ``helpers`` installed and the same paths), or
@@ -33,6 +45,7 @@ import os
 import sys
 import tempfile
 import time
+from time import perf_counter as _clock  # run_batch's `time` argument hides the module there
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -41,13 +54,15 @@ from typing import Callable
 
 from . import __version__
 from ._atomic import write_json
-from .io import read_image, write_image, write_mask
+from .image_files import IMAGE_SUFFIXES, IndexChoice, image_stem, input_checksum, is_image_path, open_image
+from .io import write_image, write_mask
 
 __all__ = [
     "FileOutcome",
     "BatchSummary",
     "expand_inputs",
     "output_paths",
+    "stack_tag",
     "check_output_folder",
     "file_checksum",
     "segment_file",
@@ -55,8 +70,6 @@ __all__ = [
     "start_local_cluster",
 ]
 
-#: File name endings recognised as images (case-insensitive), longest first.
-IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif")
 MASK_SUFFIX = "_seg.ome.tif"
 RECORD_SUFFIX = "_seg.json"
 RECORD_KIND = "segmenter result"
@@ -71,7 +84,7 @@ POOL_START_METHOD = "forkserver" if sys.platform.startswith("linux") else "spawn
 
 @dataclass(frozen=True)
 class FileOutcome:
-    """What happened to one input of a batch.
+    """What happened to one stack (or one whole input) of a batch.
 
     Attributes
     ----------
@@ -87,7 +100,9 @@ class FileOutcome:
     error : str or None
         Why it failed, one line.
     seconds : float
-        Wall time spent on this input.
+        Wall time spent on this stack.
+    scene, time, channel : int or None
+        The stack's indices (None for an input that failed before its stacks were known).
     """
 
     input: str
@@ -96,11 +111,21 @@ class FileOutcome:
     record: dict | None = None
     error: str | None = None
     seconds: float = 0.0
+    scene: int | None = None
+    time: int | None = None
+    channel: int | None = None
+
+    @property
+    def label(self) -> str:
+        """``path`` or ``path [scene 1, time 0, channel 2]``."""
+        parts = [f"{what} {value}" for what, value in (("scene", self.scene), ("time", self.time),
+                                                      ("channel", self.channel)) if value is not None]
+        return self.input + (f" [{', '.join(parts)}]" if parts else "")
 
 
 @dataclass
 class BatchSummary:
-    """The outcome of a batch, one :class:`FileOutcome` per input in input order."""
+    """The outcome of a batch, one :class:`FileOutcome` per stack (or failed input), in input order."""
 
     outcomes: list[FileOutcome] = field(default_factory=list)
     output_folder: str = ""
@@ -132,11 +157,7 @@ class BatchSummary:
 # ----------------------------------------------------------------------------------------------
 
 def _image_stem(path: Path) -> str | None:
-    lower = path.name.lower()
-    for suffix in IMAGE_SUFFIXES:
-        if lower.endswith(suffix) and len(lower) > len(suffix):
-            return path.name[: -len(suffix)]
-    return None
+    return image_stem(path)
 
 
 #: Extra images a segmenter may write beside the mask (a trained network's probability map).
@@ -152,27 +173,28 @@ def _is_our_output(path: Path) -> bool:
 
 
 def expand_inputs(inputs) -> list[Path]:
-    """Turn files, folders and glob patterns into a sorted, duplicate-free list of files.
+    """Turn files, folders and glob patterns into a sorted, duplicate-free list of images.
 
     Parameters
     ----------
     inputs : str, os.PathLike or a sequence of them
-        Files (taken as given), folders (their ``*.tif`` / ``*.tiff`` files, not recursive, sorted;
-        masks written there by an earlier batch, ``NAME_seg.ome.tif`` next to ``NAME_seg.json``,
-        are left out) and glob patterns (``"data/*.tif"``, ``"data/**/*.tif"``; matching files,
-        sorted).
+        Files and ``.ome.zarr`` / ``.zarr`` image folders (taken as given), folders (their images:
+        ``.tif``, ``.tiff``, ``.ome.tif``, ``.czi``, ``.nd2``, ``.lif`` files and ``.ome.zarr`` /
+        ``.zarr`` folders, not recursive, sorted; masks written there by an earlier batch,
+        ``NAME_seg.ome.tif`` next to ``NAME_seg.json``, are left out) and glob patterns
+        (``"data/*.czi"``, ``"data/**/*.tif"``; matching files and zarr folders, sorted).
 
     Returns
     -------
     list of pathlib.Path
-        Each file once, in the order given (files of one folder or pattern sorted by name).
+        Each image once, in the order given (images of one folder or pattern sorted by name).
 
     Raises
     ------
     FileNotFoundError
         For a path that does not exist.
     ValueError
-        For no inputs at all, a folder without TIFF files, or a pattern that matches no file.
+        For no inputs at all, a folder without images, or a pattern that matches no image.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -183,23 +205,20 @@ def expand_inputs(inputs) -> list[Path]:
     for item in inputs:
         path = Path(item)
         text = str(item)
-        if path.is_dir():
-            found = sorted(
-                (p for p in path.iterdir()
-                 if p.is_file() and not p.name.startswith(".") and _image_stem(p) is not None
-                 and not _is_our_output(p)),
-                key=lambda p: p.name,
-            )
+        if path.is_dir() and not is_image_path(path):
+            found = sorted((p for p in path.iterdir() if is_image_path(p) and not _is_our_output(p)),
+                           key=lambda p: p.name)
             if not found:
                 raise ValueError(
-                    f"The folder {path} has no .tif/.tiff files. Check the folder, or pass the files "
-                    "or a pattern such as 'folder/**/*.tif' for files in subfolders."
+                    f"The folder {path} has no image files ({', '.join(IMAGE_SUFFIXES)}). Check the folder, or "
+                    "pass the files or a pattern such as 'folder/**/*.tif' for files in subfolders."
                 )
             files.extend(found)
-        elif path.is_file():
+        elif path.is_file() or path.is_dir():
             files.append(path)
         elif _GLOB_CHARACTERS & set(text):
-            found = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+            found = sorted(Path(p) for p in glob.glob(text, recursive=True)
+                           if Path(p).is_file() or is_image_path(p))
             if not found:
                 raise ValueError(
                     f"No files match {text!r}. Check the pattern (relative patterns start at {Path.cwd()})."
@@ -218,16 +237,29 @@ def expand_inputs(inputs) -> list[Path]:
     return unique
 
 
-def output_paths(input_path, output_folder) -> tuple[Path, Path]:
-    """The mask and record paths of one input: ``OUT/NAME_seg.ome.tif`` and ``OUT/NAME_seg.json``.
+def output_paths(input_path, output_folder, *, tag: str = "") -> tuple[Path, Path]:
+    """The mask and record paths of one input: ``OUT/NAME{tag}_seg.ome.tif`` and ``OUT/NAME{tag}_seg.json``.
 
-    ``NAME`` is the input's file name without ``.ome.tif``, ``.ome.tiff``, ``.tif`` or ``.tiff``
-    (any other name is kept whole).
+    ``NAME`` is the input's name without its image ending (``.ome.tif``, ``.tif``, ``.czi``,
+    ``.ome.zarr``, ...; any other name is kept whole); ``tag`` is :func:`stack_tag`'s (e.g. ``"_s1_c0"``).
     """
     input_path = Path(input_path)
     stem = _image_stem(input_path) or input_path.name
     folder = Path(output_folder)
-    return folder / (stem + MASK_SUFFIX), folder / (stem + RECORD_SUFFIX)
+    return folder / (stem + tag + MASK_SUFFIX), folder / (stem + tag + RECORD_SUFFIX)
+
+
+def stack_tag(image_file, stack) -> str:
+    """The part of an output name that says which stack it is: ``"_s{scene}_t{time}_c{channel}"``.
+
+    A part is present only when the file has more than one along that axis (the largest count over
+    its scenes), its index zero-padded to the width of the file's largest index: channel 1 of a
+    2-channel file is ``"_c1"``, scene 3 of 12 scenes ``"_s03"``, a single-stack file ``""``.
+    """
+    infos = [image_file.scene_info(i) for i in range(len(image_file.scenes))]
+    counts = (("s", len(infos), stack.scene), ("t", max(i.time_points for i in infos), stack.time),
+              ("c", max(i.shape["C"] for i in infos), stack.channel))
+    return "".join(f"_{letter}{index:0{len(str(count - 1))}d}" for letter, count, index in counts if count > 1)
 
 
 def check_output_folder(output_folder) -> Path:
@@ -262,7 +294,7 @@ def check_output_folder(output_folder) -> Path:
 
 
 def file_checksum(path, *, chunk_bytes: int = 1 << 22) -> str:
-    """SHA-256 of a file's bytes, as 64 hexadecimal digits."""
+    """SHA-256 of a file's bytes, as 64 hexadecimal digits (for image inputs see ``input_checksum``)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(chunk_bytes), b""):
@@ -305,23 +337,43 @@ def _mask_complete(mask_path: Path, shape) -> bool:
 
     try:
         with tifffile.TiffFile(mask_path) as tiff:
-            return list(tiff.series[0].shape) == list(shape)
+            # tifffile leaves out size-1 axes (a promoted 2D mask (1, Y, X) reads back as (Y, X))
+            return [n for n in tiff.series[0].shape if n != 1] == [n for n in shape if n != 1]
     except Exception:  # unreadable or truncated: not a complete result
         return False
 
 
-def _existing_state(workflow_dict: dict, checksum: str, channel, mask_path: Path,
+def _selection(image_file, stack) -> dict:
+    """The record's description of one stack: scene (index, name), time point, channel (index, name)."""
+    info = image_file.scene_info(stack.scene)
+    return {"scene": {"index": stack.scene, "name": info.name}, "time": stack.time,
+            "channel": {"index": stack.channel, "name": info.channel_names[stack.channel]}}
+
+
+def _differences(record: dict, workflow_dict: dict, checksum: str, selection: dict) -> list[str]:
+    """What makes an existing record another result ([] when it is this one)."""
+    saved = record.get("input", {})
+    reasons = []
+    if record.get("workflow") != workflow_dict:
+        reasons.append("another workflow")
+    if saved.get("sha256") != checksum:
+        reasons.append("a different version of the input")
+    for axis in ("scene", "time", "channel"):
+        if saved.get(axis) != selection[axis]:
+            value = saved.get(axis)
+            reasons.append(f"{axis} {value.get('index') if isinstance(value, dict) else value}")
+    return reasons
+
+
+def _existing_state(workflow_dict: dict, checksum: str, selection: dict, mask_path: Path,
                     record_path: Path) -> tuple[str, dict | None]:
-    """("absent" | "complete" | "different", record) for one input's outputs."""
+    """("absent" | "complete" | "different", record) for one stack's outputs."""
     if not record_path.exists():
         return "absent", None
     record = _read_record(record_path)
     if record is None:
         return "absent", None  # truncated or foreign JSON: treated as an unfinished result
-    same = (record.get("workflow") == workflow_dict
-            and record.get("input", {}).get("sha256") == checksum
-            and record.get("input", {}).get("channel") == channel)
-    if not same:
+    if _differences(record, workflow_dict, checksum, selection):
         return "different", record
     if not _mask_complete(mask_path, record.get("output", {}).get("shape")):
         return "absent", None
@@ -332,13 +384,16 @@ def _existing_state(workflow_dict: dict, checksum: str, channel, mask_path: Path
 # one file
 # ----------------------------------------------------------------------------------------------
 
-def _segment(workflow, input_path: Path, output_folder: Path, channel, checksum: str) -> dict:
+def _segment(workflow, image_file, stack, output_folder: Path, checksum: str, promote_2d: bool) -> dict:
     from .workflow import run
 
     started = time.perf_counter()
-    mask_path, record_path = output_paths(input_path, output_folder)
+    input_path = image_file.path
+    mask_path, record_path = output_paths(input_path, output_folder, tag=stack_tag(image_file, stack))
+    if os.path.realpath(mask_path) == os.path.realpath(input_path):
+        raise ValueError(f"The mask {mask_path} would replace the input; choose another output folder.")
     read_start = time.perf_counter()
-    image = read_image(input_path, channel=channel)
+    image = image_file.read(scene=stack.scene, time=stack.time, channel=stack.channel, promote_2d=promote_2d)
     read_seconds = time.perf_counter() - read_start
     if hasattr(workflow, "segment"):  # a trained network (helpers.prediction.ModelSegmenter)
         mask, step_timings, extra_images = workflow.segment(image.data)
@@ -367,8 +422,11 @@ def _segment(workflow, input_path: Path, output_folder: Path, channel, checksum:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "input": {
             "path": str(Path(input_path).resolve()),
+            "format": image_file.format,
+            "reader": image_file.reader,
             "sha256": checksum,
-            "channel": channel,
+            "checksum_of": "metadata files, chunk sizes and times" if Path(input_path).is_dir() else "file bytes",
+            **_selection(image_file, stack),
             "shape": list(image.data.shape),
             "dtype": str(image.data.dtype),
             "voxel_size_um": list(image.voxel_size) if image.voxel_size is not None else None,
@@ -394,43 +452,47 @@ def _segment(workflow, input_path: Path, output_folder: Path, channel, checksum:
     return record
 
 
-def segment_file(workflow, input_path, output_folder, *, channel: int | None = None) -> dict:
-    """Segment one image file and write its mask and record (always; no skipping).
+def segment_file(workflow, input_path, output_folder, *, channel: int | None = None, scene: int | None = None,
+                 time: int | None = None, promote_2d: bool = False) -> dict:
+    """Segment one (Z, Y, X) stack of an image file and write its mask and record (always; no skipping).
 
     Parameters
     ----------
     workflow : Workflow, str or os.PathLike
         A workflow, a preset name (e.g. ``"sec61b"``) or a saved workflow JSON file.
     input_path : str or os.PathLike
-        A TIFF / OME-TIFF file holding a (Z, Y, X) stack (or several channels, see ``channel``).
+        An image in any format :func:`helpers.image_files.open_image` reads.
     output_folder : str or os.PathLike
-        Where ``NAME_seg.ome.tif`` and ``NAME_seg.json`` are written (created if needed).
-    channel : int, optional
-        The channel to segment in a multichannel file.
+        Where ``NAME[_s.._t.._c..]_seg.ome.tif`` and ``..._seg.json`` are written (created if needed).
+    channel, scene, time : int, optional
+        The stack to segment; each may be left out when the file has only one along that axis.
+        (For several stacks use :func:`run_batch`.)
+    promote_2d : bool
+        Segment a 2D image as a one-slice stack.
 
     Returns
     -------
     dict
-        The record written to ``NAME_seg.json``: ``workflow`` (every parameter), ``input``
-        (``path``, ``sha256``, ``channel``, ``shape``, ``voxel_size_um``), ``output`` (``mask``,
-        ``shape``, ``dtype``, ``voxel_size_um``), ``helpers_version``, ``date`` and ``timings_s``
-        (``read``, per-step ``steps``, ``write``, ``total``).
+        The record written to the JSON file: ``workflow`` (every parameter), ``input`` (``path``,
+        ``format``, ``sha256``, ``scene``, ``time``, ``channel``, ``shape``, ``voxel_size_um``),
+        ``output`` (``mask``, ``shape``, ``dtype``, ``voxel_size_um``), ``helpers_version``, ``date``
+        and ``timings_s`` (``read``, per-step ``steps``, ``write``, ``total``).
 
     Raises
     ------
     ValueError
-        For an unreadable image, a wrong number of dimensions, an unwritable output folder, or
-        when the mask would replace the input.
+        For an unreadable image, a missing or out-of-range choice, a 2D image without
+        ``promote_2d``, an unwritable output folder, or when the mask would replace the input.
     """
     workflow = _as_workflow(workflow)
-    input_path = Path(input_path)
+    for name, value in (("channel", channel), ("scene", scene), ("time", time)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"`{name}` must be one index (an int) or None, got {value!r}; for several stacks "
+                             "use `run_batch`.")
     folder = check_output_folder(output_folder)
-    mask_path, _ = output_paths(input_path, folder)
-    if not input_path.exists():
-        raise FileNotFoundError(f"No such file: {input_path}.")
-    if os.path.realpath(mask_path) == os.path.realpath(input_path):
-        raise ValueError(f"The mask {mask_path} would replace the input; choose another output folder.")
-    return _segment(workflow, input_path, folder, channel, file_checksum(input_path))
+    image_file = open_image(input_path)
+    [stack] = image_file.stacks(scene=scene, time=time, channel=channel)
+    return _segment(workflow, image_file, stack, folder, input_checksum(image_file.path), promote_2d)
 
 
 def _limit_threads(threads: int | None) -> None:
@@ -461,38 +523,55 @@ def _pool_context():
     return context
 
 
-def _process(workflow, input_path: str, output_folder: str, channel, overwrite: bool,
-             threads: int | None = None) -> FileOutcome:
-    """One input of a batch: skip, segment or report the failure (never raises)."""
+def _failure(path, mask_path, error: Exception, started: float, stack=None) -> FileOutcome:
+    message = " ".join(str(error).split()) or type(error).__name__
+    if not isinstance(error, (ValueError, FileNotFoundError, FileExistsError)):
+        message = f"{type(error).__name__}: {message}"
+    indices = {} if stack is None else {"scene": stack.scene, "time": stack.time, "channel": stack.channel}
+    return FileOutcome(str(path), "failed", str(mask_path), None, message, time.perf_counter() - started, **indices)
+
+
+def _process(workflow, input_path: str, output_folder: str, choice: dict, overwrite: bool,
+             threads: int | None = None) -> list[FileOutcome]:
+    """One input of a batch: open it once, then skip, segment or report each chosen stack (never raises).
+
+    ``choice`` holds ``scene``, ``time``, ``channel`` (IndexChoice or None) and ``promote_2d``.
+    """
     started = time.perf_counter()
     path = Path(input_path)
-    mask_path, record_path = output_paths(path, output_folder)
+    mask_path, _ = output_paths(path, output_folder)
     try:
         _limit_threads(threads)  # numba's setting is per thread (Dask runs tasks on worker threads)
-        checksum = file_checksum(path)
+        image_file = open_image(path)
+        stacks = image_file.stacks(scene=choice["scene"], time=choice["time"], channel=choice["channel"])
+        checksum = input_checksum(path)
         workflow_dict = _plain(workflow.to_dict())
-        state, record = _existing_state(workflow_dict, checksum, channel, mask_path, record_path)
-        if state == "complete":
-            return FileOutcome(str(path), "skipped", str(mask_path), record, None, time.perf_counter() - started)
-        if state == "different" and not overwrite:
-            reasons = []
-            if record.get("workflow") != workflow_dict:
-                reasons.append("another workflow")
-            if record.get("input", {}).get("sha256") != checksum:
-                reasons.append("a different version of the input")
-            if record.get("input", {}).get("channel") != channel:
-                reasons.append(f"channel {record.get('input', {}).get('channel')}")
-            raise ValueError(
-                f"{record_path} holds a result made with {' and '.join(reasons)}; it was left "
-                "untouched. Use another output folder, or overwrite it (--overwrite, overwrite=True)."
-            )
-        record = _segment(workflow, path, Path(output_folder), channel, checksum)
-        return FileOutcome(str(path), "done", str(mask_path), record, None, time.perf_counter() - started)
     except Exception as error:  # one bad file must not stop the batch
-        message = " ".join(str(error).split()) or type(error).__name__
-        if not isinstance(error, (ValueError, FileNotFoundError, FileExistsError)):
-            message = f"{type(error).__name__}: {message}"
-        return FileOutcome(str(path), "failed", str(mask_path), None, message, time.perf_counter() - started)
+        return [_failure(path, mask_path, error, started)]
+    outcomes = []
+    for stack in stacks:
+        started = time.perf_counter()
+        mask_path, record_path = output_paths(path, output_folder, tag=stack_tag(image_file, stack))
+        indices = {"scene": stack.scene, "time": stack.time, "channel": stack.channel}
+        try:
+            selection = _selection(image_file, stack)
+            state, record = _existing_state(workflow_dict, checksum, selection, mask_path, record_path)
+            if state == "complete":
+                outcomes.append(FileOutcome(str(path), "skipped", str(mask_path), record, None,
+                                            time.perf_counter() - started, **indices))
+                continue
+            if state == "different" and not overwrite:
+                reasons = _differences(record, workflow_dict, checksum, selection)
+                raise ValueError(
+                    f"{record_path} holds a result made with {' and '.join(reasons)}; it was left "
+                    "untouched. Use another output folder, or overwrite it (--overwrite, overwrite=True)."
+                )
+            record = _segment(workflow, image_file, stack, Path(output_folder), checksum, choice["promote_2d"])
+            outcomes.append(FileOutcome(str(path), "done", str(mask_path), record, None,
+                                        time.perf_counter() - started, **indices))
+        except Exception as error:  # one bad stack must not stop the others
+            outcomes.append(_failure(path, mask_path, error, started, stack))
+    return outcomes
 
 
 # ----------------------------------------------------------------------------------------------
@@ -548,7 +627,10 @@ def run_batch(
     inputs,
     output_folder,
     *,
-    channel: int | None = None,
+    channel=None,
+    scene=None,
+    time=None,
+    promote_2d: bool = False,
     workers: int = 1,
     scheduler: str | None = None,
     threads_per_worker: int | None = None,
@@ -566,8 +648,13 @@ def run_batch(
         Files, folders and glob patterns (see :func:`expand_inputs`).
     output_folder : str or os.PathLike
         Where masks and records go (created if needed; checked for writing before anything runs).
-    channel : int, optional
-        Channel to segment in multichannel files.
+    channel, scene, time : int, sequence of int, "all", IndexChoice, optional
+        Which stacks of each file to segment: one index, several, or ``"all"``. Each may be left out
+        for files with only one along that axis; a file with several and no choice fails with a
+        message saying how to choose (the others go on). One result per stack, named as the
+        module docstring says.
+    promote_2d : bool
+        Segment 2D images as one-slice stacks (otherwise a 2D image fails with a message).
     workers : int
         Processes on this machine (1: in this process). With ``scheduler="local"``, the number of
         Dask workers to start.
@@ -580,7 +667,7 @@ def run_batch(
         cores with ``workers=1``, else cores // workers (at least 1), so that processes do not
         compete for cores. Left as the cluster sets it for an external scheduler unless given.
     overwrite : bool
-        Replace results made with another workflow, channel or input version. Inputs themselves
+        Replace results made with another workflow, scene, time, channel or input version. Inputs themselves
         are never written to.
     progress : bool
         Show a progress bar (tqdm, on stderr).
@@ -590,20 +677,23 @@ def run_batch(
     Returns
     -------
     BatchSummary
-        One outcome per input (in input order); ``summary.ok`` is False when any failed.
+        One outcome per stack (in input order; one failed outcome for an input that could not be
+        opened or whose choices do not fit it); ``summary.ok`` is False when any failed.
 
     Raises
     ------
     ValueError
-        Before anything runs: unknown preset or malformed workflow file, no inputs, a folder with
-        no TIFF files, a pattern matching nothing, an output folder that cannot be written, an
-        output that would replace an input, two inputs that would write the same output, or an
-        unreachable scheduler.
+        Before anything runs: unknown preset or malformed workflow file, a malformed ``channel``,
+        ``scene`` or ``time``, no inputs, a folder with no images, a pattern matching nothing, an
+        output folder that cannot be written, an output that would replace an input, two inputs
+        that would write the same output, or an unreachable scheduler.
     FileNotFoundError
         For an input path that does not exist.
     """
-    started = time.perf_counter()
+    started = _clock()
     workflow = _as_workflow(workflow)
+    choice = {"scene": IndexChoice.of(scene, name="scene"), "time": IndexChoice.of(time, name="time"),
+              "channel": IndexChoice.of(channel, name="channel"), "promote_2d": bool(promote_2d)}
     workers = int(workers)
     if workers < 1:
         raise ValueError(f"`workers` must be at least 1, got {workers}.")
@@ -632,7 +722,7 @@ def run_batch(
     if threads_per_worker is None and scheduler == "local":
         threads_per_worker = max(1, (os.cpu_count() or 1) // workers)
 
-    outcomes: dict[int, FileOutcome] = {}
+    outcomes: dict[int, list[FileOutcome]] = {}
     bar = None
     if progress:
         from tqdm import tqdm
@@ -640,15 +730,22 @@ def run_batch(
         bar = tqdm(total=len(files), unit="file", desc="segmenting", file=sys.stderr,
                    dynamic_ncols=True)
 
-    def finished(index: int, outcome: FileOutcome) -> None:
-        outcomes[index] = outcome
+    def finished(index: int, results: list[FileOutcome]) -> None:
+        outcomes[index] = results
         if bar is not None:
-            bar.set_postfix_str(f"{Path(outcome.input).name}: {outcome.status}", refresh=False)
+            counts = {status: sum(o.status == status for o in results) for status in ("done", "skipped", "failed")}
+            statuses = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
+            bar.set_postfix_str(f"{Path(files[index]).name}: {statuses}", refresh=False)
             bar.update(1)
         if on_outcome is not None:
-            on_outcome(outcome)
+            for outcome in results:
+                on_outcome(outcome)
 
-    arguments = [(workflow, str(path), str(folder), channel, overwrite) for path in files]
+    def crashed(index: int, what: str, error: Exception) -> list[FileOutcome]:
+        return [FileOutcome(str(files[index]), "failed", str(output_paths(files[index], folder)[0]),
+                            error=f"{what}: {type(error).__name__}: {error}")]
+
+    arguments = [(workflow, str(path), str(folder), choice, overwrite) for path in files]
     try:
         if scheduler is not None:
             cluster = None
@@ -670,12 +767,10 @@ def run_batch(
                     for future in dask_as_completed(list(futures), loop=client.loop):
                         index = futures[future]
                         try:
-                            outcome = future.result()
+                            results = future.result()
                         except Exception as error:  # a worker died or could not unpickle the task
-                            outcome = FileOutcome(arguments[index][1], "failed",
-                                                  str(output_paths(arguments[index][1], folder)[0]),
-                                                  error=f"Dask task failed: {type(error).__name__}: {error}")
-                        finished(index, outcome)
+                            results = crashed(index, "Dask task failed", error)
+                        finished(index, results)
                 finally:
                     client.close()
             finally:
@@ -699,12 +794,10 @@ def run_batch(
                 for future in as_completed(futures):
                     index = futures[future]
                     try:
-                        outcome = future.result()
+                        results = future.result()
                     except Exception as error:  # the worker process died (e.g. out of memory)
-                        outcome = FileOutcome(arguments[index][1], "failed",
-                                              str(output_paths(arguments[index][1], folder)[0]),
-                                              error=f"worker process failed: {type(error).__name__}: {error}")
-                    finished(index, outcome)
+                        results = crashed(index, "worker process failed", error)
+                    finished(index, results)
             except BaseException:  # Ctrl-C: drop the files not started yet instead of finishing them
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
@@ -712,5 +805,5 @@ def run_batch(
     finally:
         if bar is not None:
             bar.close()
-    return BatchSummary(outcomes=[outcomes[index] for index in range(len(files))], output_folder=str(folder),
-                        seconds=time.perf_counter() - started)
+    return BatchSummary(outcomes=[outcome for index in range(len(files)) for outcome in outcomes[index]],
+                        output_folder=str(folder), seconds=_clock() - started)

@@ -1,27 +1,29 @@
 """The ``segmenter`` command line.
 
     segmenter --version
-    segmenter info IMAGE [--channel C] [--time T] [--promote-2d]
+    segmenter info IMAGE [--channel C] [--scene S] [--time T] [--promote-2d]
     segmenter presets
     segmenter show NAME_OR_FILE
-    segmenter run WORKFLOW INPUT... -o OUTDIR [--channel C] [--workers N] [--scheduler ADDRESS]
+    segmenter run WORKFLOW INPUT... -o OUTDIR [--channel C] [--scene S] [--time T] [--workers N] [--scheduler ADDRESS]
     segmenter cluster [--workers N] [--port P]
     segmenter samples OUTDIR [--only NAME ...] [--seed S] [--shape Z Y X] [--no-lamin-set] [--overwrite]
     segmenter baselines IMAGE --truth TRUTH [--workflow NAME_OR_FILE] [--slice Z] [--csv FILE]
     segmenter train CONFIG [--resume CHECKPOINT] [--overwrite]
     segmenter predict CHECKPOINT INPUT... -o OUTDIR [--threshold P] [--tile Z Y X] [--batch-size N] [--device D]
 
-``info`` reads an image the way every workflow will (a (Z, Y, X) stack and its voxel size) and
-reports what a user needs before tuning: shape, dtype, voxel size, intensity statistics, and the
-auto-contrast parameters suggested for it. ``presets`` lists the built-in workflows, ``show`` prints
-one workflow's steps and parameters, ``run`` applies a workflow to files, folders and glob patterns
-(see :mod:`helpers.batch`), and ``cluster`` starts a Dask cluster on this machine for ``run
---scheduler``. ``samples`` draws the synthetic sample images with their ground truth
-(:mod:`helpers.synthetic`), and ``baselines`` scores the paper's 22 threshold methods, and optionally a
-workflow, against a ground truth (:mod:`helpers.baselines`). ``train`` trains a network from a JSON
-configuration (:mod:`helpers.training`) and ``predict`` applies a checkpoint to files, resumably, like
-``run`` (:mod:`helpers.prediction`). Usage errors are printed as one line saying what to do, with exit code 2; ``run``
-exits with 1 when any file failed.
+``info`` describes an image file of any supported format (scenes, dimensions, channel names, time
+points, voxel size, which choices it needs) and, when the choices pick one (Z, Y, X) stack, reads it the
+way every workflow will and reports what a user needs before tuning: intensity statistics and the
+auto-contrast parameters suggested for it. ``run`` and ``predict`` take ``--channel``, ``--scene`` and
+``--time`` as one index (``1``), a list (``0,2``) or ``all``, and write one result per stack.
+``presets`` lists the built-in workflows, ``show`` prints one workflow's steps and parameters, ``run``
+applies a workflow to files, folders and glob patterns (see :mod:`helpers.batch`), and ``cluster``
+starts a Dask cluster on this machine for ``run --scheduler``. ``samples`` draws the synthetic sample
+images with their ground truth (:mod:`helpers.synthetic`), and ``baselines`` scores the paper's 22
+threshold methods, and optionally a workflow, against a ground truth (:mod:`helpers.baselines`).
+``train`` trains a network from a JSON configuration (:mod:`helpers.training`) and ``predict`` applies a
+checkpoint to files, resumably, like ``run`` (:mod:`helpers.prediction`). Usage errors are printed as
+one line saying what to do, with exit code 2; ``run`` exits with 1 when any file failed.
 """
 
 from __future__ import annotations
@@ -32,18 +34,33 @@ import sys
 import numpy as np
 
 from . import __version__
+from .image_files import IndexChoice, open_image
 from .io import read_image
 from .normalization import suggest_auto_contrast
 
 
 def _info(args: argparse.Namespace) -> int:
-    image = read_image(args.image, channel=args.channel, time=args.time, promote_2d=args.promote_2d)
+    image_file = open_image(args.image)
+    print(image_file.describe(), flush=True)
+    chosen = {"scene": args.scene, "time": args.time, "channel": args.channel}
+    counts = {"scene": len(image_file.scenes), "time": max(image_file.scene_info(i).time_points
+                                                            for i in range(len(image_file.scenes))),
+              "channel": max(image_file.scene_info(i).shape["C"] for i in range(len(image_file.scenes)))}
+    if any(value is None and counts[axis] > 1 for axis, value in chosen.items()):
+        print("statistics:  choose one stack (--scene, --time, --channel) to see intensities and the suggested "
+              "auto-contrast")
+        return 0
+    if image_file.scene_info(args.scene or 0).is_2d and not args.promote_2d:
+        print("statistics:  a 2D image; add --promote-2d to read it as a one-slice stack (the workflows need "
+              "a Z stack)")
+        return 0
+    image = image_file.read(channel=args.channel, scene=args.scene, time=args.time, promote_2d=args.promote_2d)
     data = image.data
     voxel = ("unknown (not recorded in the file)" if image.voxel_size is None
              else " x ".join(f"{v:g}" for v in image.voxel_size) + " um (z, y, x)")
     low, high = float(data.min()), float(data.max())
     lines = [
-        f"file:        {image.source}",
+        f"stack:       {image.source}",
         f"shape:       {data.shape[0]} x {data.shape[1]} x {data.shape[2]} (Z, Y, X)",
         f"dtype:       {data.dtype}",
         f"voxel size:  {voxel}",
@@ -85,9 +102,9 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError("--workers applies to this machine or --scheduler local; an external Dask "
                          "cluster has its own workers. Drop --workers.")
     try:
-        summary = run_batch(args.workflow, args.inputs, args.output, channel=args.channel,
-                            workers=args.workers, scheduler=args.scheduler, overwrite=args.overwrite,
-                            progress=not args.no_progress)
+        summary = run_batch(args.workflow, args.inputs, args.output, channel=args.channel, scene=args.scene,
+                            time=args.time, promote_2d=args.promote_2d, workers=args.workers,
+                            scheduler=args.scheduler, overwrite=args.overwrite, progress=not args.no_progress)
     except KeyboardInterrupt:
         print("segmenter: interrupted; finished files are kept. Run the same command again to go on "
               "where it stopped.", file=sys.stderr)
@@ -97,11 +114,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def _report(summary) -> int:
     total = len(summary.outcomes)
+    inputs = len({outcome.input for outcome in summary.outcomes})
+    what = (f"{total} file{'s' if total != 1 else ''}" if total == inputs
+            else f"{total} stacks from {inputs} file{'s' if inputs != 1 else ''}")
     print(f"{len(summary.done)} done, {len(summary.skipped)} skipped (already done), "
-          f"{len(summary.failed)} failed, of {total} file{'s' if total != 1 else ''} in "
-          f"{summary.seconds:.1f} s; results in {summary.output_folder}")
+          f"{len(summary.failed)} failed, of {what} in {summary.seconds:.1f} s; results in {summary.output_folder}")
     for outcome in summary.failed:
-        print(f"FAILED {outcome.input}: {outcome.error}")
+        print(f"FAILED {outcome.label}: {outcome.error}")
     return 0 if summary.ok else 1
 
 
@@ -133,7 +152,8 @@ def _predict(args: argparse.Namespace) -> int:
     model = ModelSegmenter(args.checkpoint, threshold=args.threshold, tile_shape=args.tile,
                            batch_size=args.batch_size, device=args.device)
     try:
-        summary = run_batch(model, args.inputs, args.output, channel=args.channel, workers=1,
+        summary = run_batch(model, args.inputs, args.output, channel=args.channel, scene=args.scene,
+                            time=args.time, promote_2d=args.promote_2d, workers=1,
                             overwrite=args.overwrite, progress=not args.no_progress)
     except KeyboardInterrupt:
         print("segmenter: interrupted; finished files are kept. Run the same command again to go on.",
@@ -216,12 +236,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"segmenter: error: {message}{hint}\n")
 
 
+def _index_choice(option: str):
+    """An argparse type for --channel/--scene/--time: one index, a comma list, or `all`."""
+
+    def parse(text: str) -> IndexChoice:
+        try:
+            return IndexChoice.parse(text, option=option)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = option.lstrip("-")  # argparse names the type in some messages
+    return parse
+
+
 def _add_batch_arguments(command) -> None:
     """The inputs and options `run` and `predict` share (both go through helpers.batch)."""
     command.add_argument("inputs", metavar="INPUT", nargs="+",
-                         help="image files, folders (their .tif/.tiff files) or quoted glob patterns ('data/*.tif')")
+                         help="image files (.tif, .ome.tif, .czi, .nd2, .lif), .ome.zarr folders, folders of "
+                              "images, or quoted glob patterns ('data/*.czi')")
     command.add_argument("-o", "--output", metavar="OUTDIR", required=True, help="output folder (created if needed)")
-    command.add_argument("--channel", type=int, default=None, help="channel to segment in multichannel files")
+    for option, what in (("--channel", "channels"), ("--scene", "scenes (positions, series)"),
+                         ("--time", "time points")):
+        command.add_argument(option, type=_index_choice(option), default=None, metavar="INDEX|LIST|all",
+                             help=f"{what} to segment: one index (1), a list (0,2) or all; needed for files with "
+                                  f"more than one. One result per stack, named NAME_s.._t.._c.._seg.ome.tif")
+    command.add_argument("--promote-2d", action="store_true", help="segment 2D images as one-slice stacks")
     command.add_argument("--overwrite", action="store_true",
                          help="replace results that were made with another workflow, model or input version")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -236,8 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = commands.add_parser("info", help="describe an image: shape, voxel size, intensities, "
                                             "suggested normalization")
-    info.add_argument("image", help="a TIFF / OME-TIFF file")
+    info.add_argument("image", help="an image: .tif, .ome.tif, .ome.zarr folder, .czi, .nd2 or .lif")
     info.add_argument("--channel", type=int, default=None, help="channel to read (multichannel files)")
+    info.add_argument("--scene", type=int, default=None, help="scene to read (multi-scene files)")
     info.add_argument("--time", type=int, default=None, help="time point to read (time series)")
     info.add_argument("--promote-2d", action="store_true", help="read a 2D image as a one-slice stack")
     info.set_defaults(handler=_info)
@@ -253,8 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="apply a workflow to files, folders or glob patterns",
         description="Apply a workflow to many images. Writes OUTDIR/NAME_seg.ome.tif (uint8 0/255 mask) "
-                    "and OUTDIR/NAME_seg.json (the workflow, input checksum, timings) per input. Files "
-                    "already done are skipped, so an interrupted run can simply be started again.")
+                    "and OUTDIR/NAME_seg.json (the workflow, input checksum, timings) per input stack; files with "
+                    "several scenes, time points or channels get _s{scene}_t{time}_c{channel} in the name. "
+                    "Results already done are skipped, so an interrupted run can simply be started again.")
     run.add_argument("workflow", metavar="WORKFLOW", help="a preset name or a saved workflow .json file")
     _add_batch_arguments(run)
     run.add_argument("--workers", type=_positive_int, default=1,

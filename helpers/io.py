@@ -18,7 +18,7 @@ import tifffile
 from ._atomic import atomic_path, check_target
 from ._checks import check_voxel_size
 
-__all__ = ["Image", "read_image", "write_image", "write_mask", "next_free_path"]
+__all__ = ["Image", "ImageFile", "open_image", "read_image", "write_image", "write_mask", "next_free_path"]
 
 _UNIT_TO_MICROMETRE = {
     "m": 1e6, "mm": 1e3, "cm": 1e4, "µm": 1.0, "um": 1.0, "micron": 1.0, "microns": 1.0,
@@ -293,3 +293,5 @@ def next_free_path(path) -> Path:
     while (candidate := path.with_name(f"{stem}-{number}{suffix}")).exists():
         number += 1
     return candidate
+
+from .image_files import ImageFile, open_image  # noqa: E402  (helpers.io.open_image: every format)

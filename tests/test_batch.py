@@ -49,7 +49,9 @@ def test_outputs_and_record_content(inputs, tmp_path):
         record = read_record(out / f"cell{i}_seg.json")
         assert record["input"]["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
         assert record["input"]["path"] == str(source.resolve())
-        assert record["input"]["channel"] is None
+        assert record["input"]["format"] == "OME-TIFF"
+        assert record["input"]["scene"] == {"index": 0, "name": "Image:0"} and record["input"]["time"] == 0
+        assert record["input"]["channel"]["index"] == 0  # the only channel, named as the reader names it
         assert record["helpers_version"] == helpers.__version__
         assert record["workflow"] == json.loads(json.dumps(preset.to_dict()))
         for step in preset.steps:  # every parameter of every step is recorded
@@ -132,15 +134,21 @@ def test_channel_of_a_multichannel_file(tmp_path):
                      metadata={"axes": "ZCYX", "spacing": 0.29, "unit": "um"}, resolution=(1 / 0.108, 1 / 0.108))
     out = tmp_path / "out"
     summary = batch.run_batch(PRESET, [tmp_path / "two.tif"], out)
-    assert not summary.ok and "channel" in summary.failed[0].error
+    assert not summary.ok and "2 channels" in summary.failed[0].error and "--channel" in summary.failed[0].error
     summary = batch.run_batch(PRESET, [tmp_path / "two.tif"], out, channel=1)
     assert summary.ok
     expected = workflow.run(workflow.load_preset(PRESET), field(2)).mask
-    np.testing.assert_array_equal(io.read_image(out / "two_seg.ome.tif").data > 0, expected)
-    assert read_record(out / "two_seg.json")["input"]["channel"] == 1
-    # another channel is another result: kept, not silently replaced
+    mask = io.read_image(out / "two_c1_seg.ome.tif")
+    np.testing.assert_array_equal(mask.data > 0, expected)
+    assert mask.voxel_size == pytest.approx(VOXEL)
+    assert read_record(out / "two_c1_seg.json")["input"]["channel"] == {"index": 1, "name": "Channel:1"}
+    # another channel is another result, under its own name
     summary = batch.run_batch(PRESET, [tmp_path / "two.tif"], out, channel=0)
-    assert not summary.ok and "channel 1" in summary.failed[0].error
+    assert summary.ok and not (out / "two_seg.ome.tif").exists()
+    np.testing.assert_array_equal(io.read_image(out / "two_c0_seg.ome.tif").data > 0,
+                                  workflow.run(workflow.load_preset(PRESET), field(1)).mask)
+    again = batch.run_batch(PRESET, [tmp_path / "two.tif"], out, channel="all")
+    assert [(o.channel, o.status) for o in again.outcomes] == [(0, "skipped"), (1, "skipped")]
 
 
 def test_input_expansion(tmp_path):
@@ -164,7 +172,7 @@ def test_outputs_in_the_input_folder_are_not_taken_as_inputs(inputs):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda root: root / "empty", "has no .tif/.tiff files"),
+    (lambda root: root / "empty", "has no image files"),
     (lambda root: str(root / "nothing" / "*.tif"), "No files match"),
 ])
 def test_empty_folder_and_unmatched_pattern(tmp_path, make, message):
@@ -225,6 +233,7 @@ def test_saved_workflow_file_gives_the_same_result(inputs, tmp_path):
     assert same_mask(tmp_path / "a" / "cell0_seg.ome.tif", tmp_path / "b" / "cell0_seg.ome.tif")
 
 
+@pytest.mark.slow  # worker processes start and import the package (and the format readers)
 @pytest.mark.parametrize("start_method", ["spawn", batch.POOL_START_METHOD])
 def test_two_workers_give_the_same_outputs_as_one(inputs, tmp_path, monkeypatch, start_method):
     monkeypatch.setattr(batch, "POOL_START_METHOD", start_method)
@@ -240,6 +249,7 @@ def test_two_workers_give_the_same_outputs_as_one(inputs, tmp_path, monkeypatch,
         assert same_mask(tmp_path / "one" / name, tmp_path / "two" / name)
 
 
+@pytest.mark.slow  # worker processes start and import the package (and the format readers)
 def test_dask_cluster_on_loopback(inputs, tmp_path):
     distributed = pytest.importorskip("distributed")
     (inputs / "broken.tif").write_text("not an image")
@@ -259,3 +269,113 @@ def test_unreachable_scheduler_is_a_clear_error(inputs, tmp_path, monkeypatch):
     monkeypatch.setattr(batch, "DASK_CONNECT_TIMEOUT_S", 2)
     with pytest.raises(ValueError, match="Could not connect to the Dask scheduler"):
         batch.run_batch(PRESET, [inputs], tmp_path / "out", scheduler="tcp://127.0.0.1:9")
+
+
+# ----------------------------------------------------------------------------------------------
+# microscope formats: scenes, time points, channels
+# ----------------------------------------------------------------------------------------------
+
+def test_one_result_per_scene_time_and_channel_with_names_that_say_which(tmp_path):
+    import format_files
+
+    data = format_files.write_ome_tiff(tmp_path / "cells.ome.tif")  # 2 scenes x 3 times x 2 channels
+    out = tmp_path / "out"
+    summary = batch.run_batch(PRESET, [tmp_path / "cells.ome.tif"], out, scene="all", time=[0, 2], channel=1)
+    assert summary.ok and len(summary.done) == 4
+    assert [(o.scene, o.time, o.channel) for o in summary.outcomes] == [(0, 0, 1), (0, 2, 1), (1, 0, 1), (1, 2, 1)]
+    preset = workflow.load_preset(PRESET)
+    for s, t in ((0, 0), (0, 2), (1, 0), (1, 2)):
+        mask = io.read_image(out / f"cells_s{s}_t{t}_c1_seg.ome.tif")
+        np.testing.assert_array_equal(mask.data > 0, workflow.run(preset, data[s, t, 1]).mask)
+        assert mask.voxel_size == pytest.approx(format_files.VOXEL)
+        record = read_record(out / f"cells_s{s}_t{t}_c1_seg.json")
+        assert record["input"]["scene"] == {"index": s, "name": f"Image:{s}"}
+        assert record["input"]["time"] == t and record["input"]["channel"] == {"index": 1, "name": "Membrane"}
+        assert record["input"]["voxel_size_um"] == pytest.approx(list(format_files.VOXEL))
+    again = batch.run_batch(PRESET, [tmp_path / "cells.ome.tif"], out, scene="all", time="all", channel="1")
+    assert [o.status for o in again.outcomes] == ["skipped", "done", "skipped"] * 2
+
+
+def test_tags_are_zero_padded_to_the_largest_index(tmp_path):
+    import format_files
+
+    format_files.write_imagej_tiff(tmp_path / "hyper.tif", times=11, channels=1, shape=(2, 8, 10))
+    summary = batch.run_batch(PRESET, [tmp_path / "hyper.tif"], tmp_path / "out", time=[3, 10])
+    assert summary.ok
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.ome.tif")) == [
+        "hyper_t03_seg.ome.tif", "hyper_t10_seg.ome.tif"]
+
+
+def test_ome_zarr_folder_is_an_input_and_its_checksum_tracks_changes(tmp_path):
+    import format_files
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    data = format_files.write_ome_zarr(folder / "volume.ome.zarr", times=1, channels=1)
+    io.write_image(folder / "cell.tif", field(0), voxel_size=VOXEL)
+    assert [p.name for p in batch.expand_inputs([folder])] == ["cell.tif", "volume.ome.zarr"]
+    assert batch.expand_inputs([folder / "volume.ome.zarr"]) == [folder / "volume.ome.zarr"]
+    summary = batch.run_batch(PRESET, [folder], tmp_path / "out")
+    assert summary.ok and len(summary.done) == 2
+    record = read_record(tmp_path / "out" / "volume_seg.json")
+    assert record["input"]["format"] == "OME-Zarr" and record["input"]["checksum_of"].startswith("metadata")
+    np.testing.assert_array_equal(io.read_image(tmp_path / "out" / "volume_seg.ome.tif").data > 0,
+                                  workflow.run(workflow.load_preset(PRESET), data[0, 0, 0]).mask)
+    assert len(batch.run_batch(PRESET, [folder], tmp_path / "out").skipped) == 2
+    import zarr
+
+    zarr.open_group(str(folder / "volume.ome.zarr"), mode="r+").attrs["edited"] = True
+    changed = batch.run_batch(PRESET, [folder / "volume.ome.zarr"], tmp_path / "out")
+    assert "a different version of the input" in changed.failed[0].error
+
+
+@pytest.mark.parametrize("make, choice, fragments", [
+    ("ome", {"time": 0, "channel": 0}, ["2 scenes", "--scene"]),
+    ("ome", {"scene": 0, "channel": 0}, ["3 time points", "--time 1"]),
+    ("ome", {"scene": 0, "time": 0, "channel": 5}, ["`channel=5` is out of range", "0 to 1"]),
+    ("ome", {"scene": 2, "time": 0, "channel": 0}, ["`scene=2` is out of range", "0 to 1"]),
+    ("flat", {}, ["2D image", "--promote-2d"]),
+    ("nd2", {}, ["(ND2) needs the package bioio-nd2", "[formats]"]),
+])
+def test_per_input_failures_say_how_to_proceed_and_the_batch_goes_on(tmp_path, monkeypatch, make, choice,
+                                                                     fragments):
+    import sys
+
+    import format_files
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    io.write_image(folder / "good.tif", field(0), voxel_size=VOXEL)
+    if make == "ome":
+        format_files.write_ome_tiff(folder / "bad.ome.tif")
+    elif make == "flat":
+        format_files.write_plain_2d_tiff(folder / "bad.tif")
+    else:
+        (folder / "bad.nd2").write_bytes(b"not read")
+        monkeypatch.setitem(sys.modules, "bioio_nd2", None)
+    summary = batch.run_batch(PRESET, [folder], tmp_path / "out", **choice)
+    if choice.get("channel", 0) > 0 or choice.get("scene", 0) > 0:  # out of range for good.tif too
+        assert [os.path.basename(o.input) for o in summary.failed] == sorted(p.name for p in folder.iterdir())
+    else:
+        assert [os.path.basename(o.input) for o in summary.done] == ["good.tif"]
+    failed = next(o for o in summary.failed if os.path.basename(o.input).startswith("bad"))
+    for fragment in fragments:
+        assert fragment in failed.error, failed.error
+
+
+def test_promote_2d_segments_a_2d_image(tmp_path):
+    import format_files
+
+    format_files.write_plain_2d_tiff(tmp_path / "flat.tif")
+    summary = batch.run_batch(PRESET, [tmp_path / "flat.tif"], tmp_path / "out", promote_2d=True)
+    assert summary.ok and io.read_image(tmp_path / "out" / "flat_seg.ome.tif", promote_2d=True).shape == (1, 8, 10)
+    again = batch.run_batch(PRESET, [tmp_path / "flat.tif"], tmp_path / "out", promote_2d=True)
+    assert len(again.skipped) == 1
+
+
+def test_bad_choices_are_refused_before_anything_runs(inputs, tmp_path):
+    with pytest.raises(ValueError, match="--channel|`channel`"):
+        batch.run_batch(PRESET, [inputs], tmp_path / "out", channel="first")
+    with pytest.raises(ValueError, match="`time` must be an index"):
+        batch.run_batch(PRESET, [inputs], tmp_path / "out", time=-1)
+    assert not (tmp_path / "out").exists()

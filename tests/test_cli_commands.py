@@ -112,7 +112,7 @@ def test_run_channel_of_a_multichannel_file(capsys, tmp_path):
     assert cli.main(["run", PRESET, str(tmp_path / "two.tif"), "-o", str(out), "--channel", "0",
                      "--no-progress"]) == 0
     expected = workflow.run(workflow.load_preset(PRESET), field(1)).mask
-    np.testing.assert_array_equal(io.read_image(out / "two_seg.ome.tif").data > 0, expected)
+    np.testing.assert_array_equal(io.read_image(out / "two_c0_seg.ome.tif").data > 0, expected)
 
 
 @pytest.mark.parametrize("arguments, fragments", [
@@ -131,7 +131,7 @@ def test_usage_errors_are_one_line_with_exit_code_2(capsys, inputs, tmp_path, ar
 def test_input_and_output_errors(capsys, inputs, tmp_path):
     (tmp_path / "empty").mkdir()
     assert cli.main(["run", PRESET, str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == 2
-    one_line_error(capsys, "has no .tif/.tiff files")
+    one_line_error(capsys, "has no image files")
     assert cli.main(["run", PRESET, str(tmp_path / "nowhere" / "*.tif"), "-o", str(tmp_path / "out")]) == 2
     one_line_error(capsys, "No files match")
     blocker = tmp_path / "a_file"
@@ -146,6 +146,7 @@ def test_input_and_output_errors(capsys, inputs, tmp_path):
     one_line_error(capsys, "one of the inputs")
 
 
+@pytest.mark.slow  # worker processes start and import the package (and the format readers)
 def test_two_workers_match_one(capsys, inputs, tmp_path):
     assert cli.main(["run", PRESET, str(inputs), "-o", str(tmp_path / "one"), "--no-progress"]) == 0
     assert cli.main(["run", PRESET, str(inputs), "-o", str(tmp_path / "two"), "--workers", "2",
@@ -155,6 +156,7 @@ def test_two_workers_match_one(capsys, inputs, tmp_path):
                                       io.read_image(tmp_path / "two" / name).data)
 
 
+@pytest.mark.slow  # worker processes start and import the package (and the format readers)
 def test_cluster_command_and_run_on_it(inputs, tmp_path):
     pytest.importorskip("distributed")
     segmenter = str(Path(sys.executable).with_name("segmenter"))
@@ -180,6 +182,7 @@ def test_cluster_command_and_run_on_it(inputs, tmp_path):
     assert server.returncode == 0
 
 
+@pytest.mark.slow  # worker processes start and import the package (and the format readers)
 def test_run_with_a_local_dask_cluster(capsys, inputs, tmp_path):
     pytest.importorskip("distributed")
     started = time.perf_counter()
@@ -198,3 +201,66 @@ def test_interrupted_run_says_how_to_resume(capsys, inputs, tmp_path, monkeypatc
     monkeypatch.setattr(batch, "run_batch", interrupted)
     assert cli.main(["run", PRESET, str(inputs), "-o", str(tmp_path / "out")]) == 130
     assert "Run the same command again" in capsys.readouterr().err
+
+
+def test_run_scene_time_and_channel_lists_write_one_result_per_stack(capsys, tmp_path):
+    import format_files
+
+    format_files.write_ome_tiff(tmp_path / "cells.ome.tif")  # 2 scenes x 3 times x 2 channels
+    out = tmp_path / "out"
+    assert cli.main(["run", PRESET, str(tmp_path / "cells.ome.tif"), "-o", str(out), "--scene", "1",
+                     "--time", "0,2", "--channel", "all", "--no-progress"]) == 0
+    assert "4 done, 0 skipped (already done), 0 failed, of 4 stacks from 1 file" in capsys.readouterr().out
+    assert sorted(p.name for p in out.glob("*.ome.tif")) == [
+        "cells_s1_t0_c0_seg.ome.tif", "cells_s1_t0_c1_seg.ome.tif",
+        "cells_s1_t2_c0_seg.ome.tif", "cells_s1_t2_c1_seg.ome.tif"]
+    assert cli.main(["run", PRESET, str(tmp_path / "cells.ome.tif"), "-o", str(out), "--scene", "1",
+                     "--channel", "0", "--no-progress"]) == 1
+    printed = capsys.readouterr().out
+    assert "FAILED" in printed and "3 time points" in printed and "--time" in printed
+
+
+@pytest.mark.parametrize("option", ["--channel", "--scene", "--time"])
+@pytest.mark.parametrize("text", ["first", "1-3", "-1"])
+def test_bad_index_text_is_a_usage_error_naming_the_option(capsys, inputs, tmp_path, option, text):
+    assert cli.main(["run", PRESET, str(inputs), "-o", str(tmp_path / "out"), f"{option}={text}"]) == 2
+    one_line_error(capsys, option, "0,2", "all")
+    assert not (tmp_path / "out").exists()
+
+
+def test_predict_takes_the_same_choices():
+    parser = cli.build_parser()
+    args = parser.parse_args(["predict", "model.pt", "in.czi", "-o", "out", "--scene", "all", "--time", "0,1"])
+    assert args.scene.indices is None and args.time.indices == (0, 1) and args.channel is None
+
+
+def test_info_describes_a_file_and_gives_statistics_for_one_stack(capsys, tmp_path):
+    import format_files
+
+    format_files.write_ome_tiff(tmp_path / "cells.ome.tif")
+    assert cli.main(["info", str(tmp_path / "cells.ome.tif")]) == 0
+    out = capsys.readouterr().out
+    for fragment in ("OME-TIFF", "scenes:      2 (Image:0, Image:1)", "0 DNA, 1 Membrane", "time points: 3",
+                     "0.29 x 0.108 x 0.108 um", "--scene (0 to 1), --time (0 to 2), --channel (0 to 1)",
+                     "choose one stack"):
+        assert fragment in out, out
+    assert "intensity" not in out
+    assert cli.main(["info", str(tmp_path / "cells.ome.tif"), "--scene", "1", "--time", "2", "--channel", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "4 x 8 x 10 (Z, Y, X)" in out and "Membrane" in out and "suggested auto-contrast" in out
+    assert cli.main(["info", str(tmp_path / "cells.ome.tif"), "--scene", "0", "--time", "0", "--channel", "2"]) == 2
+    one_line_error(capsys, "`channel=2` is out of range")
+    format_files.write_plain_2d_tiff(tmp_path / "flat.tif")
+    assert cli.main(["info", str(tmp_path / "flat.tif")]) == 0
+    assert "--promote-2d" in capsys.readouterr().out
+    assert cli.main(["info", str(tmp_path / "flat.tif"), "--promote-2d"]) == 0
+    assert "1 x 8 x 10 (Z, Y, X)" in capsys.readouterr().out
+
+
+def test_info_names_a_missing_reader(capsys, tmp_path, monkeypatch):
+    import sys as system
+
+    (tmp_path / "cells.lif").write_bytes(b"x")
+    monkeypatch.setitem(system.modules, "bioio_lif", None)
+    assert cli.main(["info", str(tmp_path / "cells.lif")]) == 2
+    one_line_error(capsys, "(LIF) needs the package bioio-lif", '"helpers[formats]"')
