@@ -71,6 +71,8 @@ __all__ = [
 ]
 
 MASK_SUFFIX = "_seg.ome.tif"
+#: The mask of a block-wise run (helpers.chunked): OME-Zarr, for volumes larger than memory.
+ZARR_MASK_SUFFIX = "_seg.ome.zarr"
 RECORD_SUFFIX = "_seg.json"
 RECORD_KIND = "segmenter result"
 _GLOB_CHARACTERS = set("*?[")
@@ -161,7 +163,7 @@ def _image_stem(path: Path) -> str | None:
 
 
 #: Extra images a segmenter may write beside the mask (a trained network's probability map).
-EXTRA_SUFFIXES = ("_prob.ome.tif",)
+EXTRA_SUFFIXES = ("_prob.ome.tif", ZARR_MASK_SUFFIX, "_prob.ome.zarr")
 
 
 def _is_our_output(path: Path) -> bool:
@@ -335,6 +337,14 @@ def _read_record(record_path: Path) -> dict | None:
 def _mask_complete(mask_path: Path, shape) -> bool:
     import tifffile
 
+    if mask_path.name.endswith(".ome.zarr"):  # a block-wise result: complete once renamed into place
+        try:
+            from .chunked.arrays import ZarrArray
+
+            return mask_path.is_dir() and list(ZarrArray(str(mask_path / "0")).shape) == list(shape)
+        except Exception:
+            return False
+
     try:
         with tifffile.TiffFile(mask_path) as tiff:
             # tifffile leaves out size-1 axes (a promoted 2D mask (1, Y, X) reads back as (Y, X))
@@ -375,7 +385,8 @@ def _existing_state(workflow_dict: dict, checksum: str, selection: dict, mask_pa
         return "absent", None  # truncated or foreign JSON: treated as an unfinished result
     if _differences(record, workflow_dict, checksum, selection):
         return "different", record
-    if not _mask_complete(mask_path, record.get("output", {}).get("shape")):
+    saved_mask = mask_path.parent / str(record.get("output", {}).get("mask", mask_path.name))
+    if not _mask_complete(saved_mask, record.get("output", {}).get("shape")):
         return "absent", None
     return "complete", record
 
@@ -384,7 +395,74 @@ def _existing_state(workflow_dict: dict, checksum: str, selection: dict, mask_pa
 # one file
 # ----------------------------------------------------------------------------------------------
 
-def _segment(workflow, image_file, stack, output_folder: Path, checksum: str, promote_2d: bool) -> dict:
+#: Bytes per voxel a workflow needs in memory (the image, its float copies and the step outputs).
+IN_MEMORY_BYTES_PER_VOXEL = 24
+
+
+def _default_memory_gb() -> float:
+    """Half of this machine's memory, in GiB (what ``block_wise=None`` compares an image's needs with)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 / 2
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not a POSIX system
+        return 8.0
+
+
+def _use_blocks(image_file, stack, blocks: dict | None) -> bool:
+    if not blocks or blocks.get("mode") is False:
+        return False
+    if blocks.get("mode") is True:
+        return True
+    shape = image_file.scene_info(stack.scene).shape
+    voxels = shape["Z"] * shape["Y"] * shape["X"]
+    return voxels * IN_MEMORY_BYTES_PER_VOXEL > blocks["memory_gb"] * 2**30
+
+
+def _segment_blocks(workflow, image_file, stack, mask_path, record_path, checksum, blocks, started) -> dict:
+    """One stack block by block (helpers.chunked), read lazily, written as NAME..._seg.ome.zarr."""
+    zarr_path = mask_path.with_name(mask_path.name[: -len(MASK_SUFFIX)] + ZARR_MASK_SUFFIX)
+    lazy = image_file.lazy(scene=stack.scene, time=stack.time, channel=stack.channel)
+    voxel_size = image_file.scene_info(stack.scene).voxel_size
+    options = dict(voxel_size=voxel_size, memory_gb=blocks["memory_gb"], workers=blocks.get("workers", 1),
+                   scheduler=blocks.get("scheduler"), overwrite=True)
+    extra = []
+    if hasattr(workflow, "segment"):
+        from .chunked.prediction import predict_chunked
+
+        result = predict_chunked(workflow.path, lazy, zarr_path, threshold=workflow.threshold,
+                                 tile_shape=workflow.tile_shape, batch_size=workflow.batch_size, device=workflow.device,
+                                 **options)
+        extra = [zarr_path.name.replace("_seg", "_prob")]
+    else:
+        from .chunked import run_chunked
+
+        result = run_chunked(workflow, lazy, zarr_path, **options)
+    record = {
+        "kind": RECORD_KIND,
+        "helpers_version": __version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "input": {
+            "path": str(Path(image_file.path).resolve()), "format": image_file.format, "reader": image_file.reader,
+            "sha256": checksum,
+            "checksum_of": "metadata files, chunk sizes and times" if Path(image_file.path).is_dir() else "file bytes",
+            **_selection(image_file, stack),
+            "shape": list(result.shape), "dtype": str(lazy.dtype),
+            "voxel_size_um": list(voxel_size) if voxel_size is not None else None,
+        },
+        "output": {
+            "mask": zarr_path.name, "shape": list(result.shape), "dtype": "uint8",
+            "values": "0 background, 255 foreground",
+            "voxel_size_um": list(voxel_size) if voxel_size is not None else None,
+            "foreground_voxels": result.foreground_voxels, "extra": extra, "block_wise": True,
+        },
+        "workflow": _plain(workflow.to_dict()),
+        "timings_s": {"steps": result.timings, "total": round(time.perf_counter() - started, 4)},
+    }
+    _write_json_atomically(record_path, record)
+    return record
+
+
+def _segment(workflow, image_file, stack, output_folder: Path, checksum: str, promote_2d: bool,
+             blocks: dict | None = None) -> dict:
     from .workflow import run
 
     started = time.perf_counter()
@@ -392,6 +470,8 @@ def _segment(workflow, image_file, stack, output_folder: Path, checksum: str, pr
     mask_path, record_path = output_paths(input_path, output_folder, tag=stack_tag(image_file, stack))
     if os.path.realpath(mask_path) == os.path.realpath(input_path):
         raise ValueError(f"The mask {mask_path} would replace the input; choose another output folder.")
+    if _use_blocks(image_file, stack, blocks):
+        return _segment_blocks(workflow, image_file, stack, mask_path, record_path, checksum, blocks, started)
     read_start = time.perf_counter()
     image = image_file.read(scene=stack.scene, time=stack.time, channel=stack.channel, promote_2d=promote_2d)
     read_seconds = time.perf_counter() - read_start
@@ -566,7 +646,8 @@ def _process(workflow, input_path: str, output_folder: str, choice: dict, overwr
                     f"{record_path} holds a result made with {' and '.join(reasons)}; it was left "
                     "untouched. Use another output folder, or overwrite it (--overwrite, overwrite=True)."
                 )
-            record = _segment(workflow, image_file, stack, Path(output_folder), checksum, choice["promote_2d"])
+            record = _segment(workflow, image_file, stack, Path(output_folder), checksum, choice["promote_2d"],
+                              choice.get("blocks"))
             outcomes.append(FileOutcome(str(path), "done", str(mask_path), record, None,
                                         time.perf_counter() - started, **indices))
         except Exception as error:  # one bad stack must not stop the others
@@ -637,6 +718,8 @@ def run_batch(
     overwrite: bool = False,
     progress: bool = False,
     on_outcome: Callable[[FileOutcome], None] | None = None,
+    block_wise: bool | None = False,
+    memory_gb: float | None = None,
 ) -> BatchSummary:
     """Apply one workflow to many files; never stops at a failed file.
 
@@ -673,6 +756,13 @@ def run_batch(
         Show a progress bar (tqdm, on stderr).
     on_outcome : callable, optional
         Called in this process with each :class:`FileOutcome` as it completes.
+    block_wise : bool or None
+        True: every stack runs block by block (:mod:`helpers.chunked`), read lazily and written as
+        ``NAME..._seg.ome.zarr``, so that volumes larger than memory work; files then run one after
+        another and ``workers`` / ``scheduler`` run the blocks. None: only stacks that would need
+        more than ``memory_gb`` in memory (about 24 bytes per voxel). False (default): all in memory.
+    memory_gb : float, optional
+        Memory for a block-wise run (default: half of this machine's memory).
 
     Returns
     -------
@@ -694,6 +784,17 @@ def run_batch(
     workflow = _as_workflow(workflow)
     choice = {"scene": IndexChoice.of(scene, name="scene"), "time": IndexChoice.of(time, name="time"),
               "channel": IndexChoice.of(channel, name="channel"), "promote_2d": bool(promote_2d)}
+    if block_wise is not False:
+        memory = float(memory_gb) if memory_gb is not None else _default_memory_gb()
+        if memory <= 0:
+            raise ValueError(f"`memory_gb` must be positive, got {memory_gb!r}.")
+        # forced: the blocks use the workers (or the cluster); automatic: a large stack runs its blocks in the
+        # process that has it, beside the other files
+        choice["blocks"] = {"mode": block_wise, "memory_gb": memory,
+                            "workers": int(workers) if block_wise is True else 1,
+                            "scheduler": scheduler if block_wise is True else None}
+        if block_wise is True:  # the blocks use the workers; the files run one after another here
+            workers, scheduler = 1, None
     workers = int(workers)
     if workers < 1:
         raise ValueError(f"`workers` must be at least 1, got {workers}.")

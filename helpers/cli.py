@@ -104,7 +104,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         summary = run_batch(args.workflow, args.inputs, args.output, channel=args.channel, scene=args.scene,
                             time=args.time, promote_2d=args.promote_2d, workers=args.workers,
-                            scheduler=args.scheduler, overwrite=args.overwrite, progress=not args.no_progress)
+                            scheduler=args.scheduler, overwrite=args.overwrite, progress=not args.no_progress,
+                            block_wise=_block_mode(args), memory_gb=args.memory)
     except KeyboardInterrupt:
         print("segmenter: interrupted; finished files are kept. Run the same command again to go on "
               "where it stopped.", file=sys.stderr)
@@ -154,7 +155,8 @@ def _predict(args: argparse.Namespace) -> int:
     try:
         summary = run_batch(model, args.inputs, args.output, channel=args.channel, scene=args.scene,
                             time=args.time, promote_2d=args.promote_2d, workers=1,
-                            overwrite=args.overwrite, progress=not args.no_progress)
+                            overwrite=args.overwrite, progress=not args.no_progress,
+                            block_wise=_block_mode(args), memory_gb=args.memory)
     except KeyboardInterrupt:
         print("segmenter: interrupted; finished files are kept. Run the same command again to go on.",
               file=sys.stderr)
@@ -264,6 +266,18 @@ def _add_batch_arguments(command) -> None:
     command.add_argument("--overwrite", action="store_true",
                          help="replace results that were made with another workflow, model or input version")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
+    blocks = command.add_mutually_exclusive_group()
+    blocks.add_argument("--block-wise", action="store_true",
+                        help="run every image block by block (read lazily, written as NAME_seg.ome.zarr): for "
+                             "volumes larger than memory. Default: only images that need more than --memory")
+    blocks.add_argument("--in-memory", action="store_true", help="never run block by block")
+    command.add_argument("--memory", type=float, default=None, metavar="GB",
+                         help="memory a run may use, in GiB (default: half of this machine's); larger images "
+                              "run block by block")
+
+
+def _block_mode(args) -> bool | None:
+    return True if args.block_wise else (False if args.in_memory else None)
 
 
 def build_parser() -> argparse.ArgumentParser:

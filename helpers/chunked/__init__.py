@@ -10,3 +10,7 @@ The modules, in the order the data flows:
 - :mod:`.steps`: how each registered building block runs block by block (its halo, its passes);
 - :mod:`.engine`: the run: a workflow's steps in order, each written to disk before the next reads it.
 """
+
+from .engine import ChunkedResult, run_chunked
+
+__all__ = ["ChunkedResult", "run_chunked"]

@@ -118,7 +118,7 @@ class BlockExecutor:
             client = self._get_client()
             futures = {client.submit(_call, function, self.threads, item, pure=False): index
                        for index, item in enumerate(items)}
-            for future in as_completed(list(futures)):
+            for future in as_completed(list(futures), loop=client.loop):
                 results[futures[future]] = future.result()
                 done += 1
                 report()

@@ -402,6 +402,22 @@ def _run_holes(context, step, parameters, inputs):
     return out
 
 
+def _dilate_task(item) -> int:
+    from scipy import ndimage
+
+    source, out, block, radius = item
+    read, inner = block.with_halo(radius)
+    values = source.read(read)
+    grown = ndimage.binary_dilation(values > 0, structure=np.ones((2 * radius + 1,) * 3, dtype=bool))
+    out.write(block.core, grown[inner])
+    return 0
+
+
+#: How far apart (voxels) two objects of a mask may be and still share a watershed marker: a seed grows by
+#: a 6-neighbour cross and crosses that touch (26-connected) join, so objects closer than this are cut together.
+_MARKER_REACH = 2
+
+
 def _run_object_local(context, step, parameters, inputs):
     from .labels import run_object_local
 
@@ -410,7 +426,14 @@ def _run_object_local(context, step, parameters, inputs):
     grid = context.grid(bytes_per_voxel=48.0)
     reach = int(parameters.get("min_distance", 1)) + 1
     objects = inputs["mask"]
-    max_region = int(context.block_bytes // 48)
+    if step.algorithm == "cut_touching_objects":
+        # the watershed's markers can span neighbouring objects: the units of work are the components of
+        # the mask grown by the markers' reach
+        objects = context.new_array(step.id + "_objects", "bool")
+        context.executor.map(_dilate_task, [(inputs["mask"], objects, block, _MARKER_REACH)
+                                            for block in context.grid(halo=_MARKER_REACH, bytes_per_voxel=8.0)],
+                             what=f"{step.id} (objects)")
+    max_region = int(context.block_bytes // 32)
     run_object_local(algorithm.function, {name: inputs[name] for name, _ in algorithm.inputs}, out,
                      objects=objects, reach=(reach, reach, reach), grid=grid, executor=context.executor,
                      work_folder=context.folder(step.id), parameters=parameters, max_region_voxels=max_region)
