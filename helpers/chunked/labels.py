@@ -3,16 +3,17 @@ that work on whole objects (SIZE, HOLES, and object-local steps such as MAXIMA a
 
 A step with a fixed halo cannot see a whole object, so these run in passes over the block grid:
 
-1. Each block is labelled on its own (``scipy.ndimage.label``). The block's ids are written to a
-   scratch array, its first and last plane along every axis to small *face* arrays, and the block
-   returns its table: voxels, bounding box and first voxel (in raster order) of each of its ids.
+1. Each block is labelled on its own (``scipy.ndimage.label``). Its first and last plane along
+   every axis are saved as small *face* files, and the block returns its table: voxels, bounding
+   box and first voxel (in raster order) of each of its ids.
 2. Along every block boundary (z, y and x), the last plane of the lower block and the first plane
-   of the upper one (read from the face arrays, one block's footprint plus one voxel at a time)
-   give the pairs of ids that touch across the boundary under the chosen connectivity, diagonal
-   neighbours included. A graph of these pairs (union-find) gives the global components.
+   of the upper one (one block's footprint plus one voxel at a time) give the pairs of ids that
+   touch across the boundary under the chosen connectivity, diagonal neighbours included. A graph
+   of these pairs (connected components of a sparse graph, i.e. union-find) joins them.
 3. Components are numbered 1..count in the raster order of their first voxel, exactly like
    ``scipy.ndimage.label`` on the whole volume, so the labels do not depend on the block size. A
-   last pass maps each block's ids to the step's output (the global ids, or keep/fill decisions).
+   last pass labels each block again (cheaper than storing its ids) and maps its ids to the step's
+   output: the global ids, or keep / fill decisions.
 
 Only tables with one row per component piece live in memory, never a whole volume: about 64 bytes
 per (block, component) piece, plus the touching pairs of each boundary.
@@ -20,6 +21,7 @@ per (block, component) piece, plus the touching pairs of each boundary.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -38,6 +40,11 @@ from .blocks import BlockGrid, as_halo
 
 __all__ = ["Components", "connected_components", "remove_small_objects_blocks", "fill_holes_blocks",
            "run_object_local"]
+
+#: Face planes up to this size are read whole; larger ones are memory-mapped (only strips are needed).
+_SMALL_FILE_BYTES = 1 << 20
+#: Pairs of node numbers below this are packed into one int64 (node * count + node) to find repeats.
+_PAIR_KEY_LIMIT = 3_000_000_000
 
 
 
@@ -229,15 +236,16 @@ def _face_pairs(item: dict) -> np.ndarray:
     upper = np.load(_face_path(folder, axis, "first", index)).astype(np.int64)
     upper_nodes = np.where(upper > 0, offsets[index] + upper - 1, -1)
     lower_nodes = np.full((wide[0].stop - wide[0].start, wide[1].stop - wide[1].start), -1, dtype=np.int64)
-    first_blocks = [range(w.start // core_shape[a], (w.stop - 1) // core_shape[a] + 1) for w, a in zip(wide, other)]
-    for j0 in first_blocks[0]:
-        for j1 in first_blocks[1]:
+    block_ranges = [range(w.start // core_shape[a], (w.stop - 1) // core_shape[a] + 1) for w, a in zip(wide, other)]
+    for j0 in block_ranges[0]:
+        for j1 in block_ranges[1]:
             below = list(index)
             below[axis] -= 1
             below[other[0]], below[other[1]] = j0, j1
             starts = [j * core_shape[a] for j, a in zip((j0, j1), other)]
             spans = [slice(max(w.start, s), min(w.stop, s + core_shape[a])) for w, s, a in zip(wide, starts, other)]
-            plane = np.load(_face_path(folder, axis, "last", below), mmap_mode="r")
+            path = _face_path(folder, axis, "last", below)
+            plane = np.load(path, mmap_mode="r" if os.path.getsize(path) > _SMALL_FILE_BYTES else None)
             part = np.asarray(plane[tuple(slice(p.start - s, p.stop - s) for p, s in zip(spans, starts))],
                               dtype=np.int64)
             target = tuple(slice(p.start - w.start, p.stop - w.start) for p, w in zip(spans, wide))
@@ -256,9 +264,15 @@ def _face_pairs(item: dict) -> np.ndarray:
         a, b = lower_nodes[tuple(spans_lower)], upper_nodes[tuple(spans_upper)]
         both = (a >= 0) & (b >= 0)
         pairs.append(np.stack([a[both], b[both]], axis=1))
-    if not pairs:
-        return np.zeros((0, 2), dtype=np.int64)
-    return np.unique(np.concatenate(pairs), axis=0)
+    pairs = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+    nodes = item["nodes"]
+    if nodes >= _PAIR_KEY_LIMIT:
+        return np.unique(pairs, axis=0)
+    # One int64 key per pair; neighbouring voxels mostly give the same pair, so drop runs first.
+    keys = pairs[:, 0] * nodes + pairs[:, 1]
+    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if keys.size else keys
+    keys = np.unique(keys)
+    return np.stack([keys // nodes, keys % nodes], axis=1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -269,8 +283,6 @@ def _face_pairs(item: dict) -> np.ndarray:
 def _map_block(item: dict) -> None:
     local, _ = _block_ids(item)  # labelling again is cheaper than storing the ids of every block
     values = item["table"][local]
-    if item["fill_unlabelled"]:
-        values = values | (local == 0)
     ZarrArray(item["out"]).write(item["core"], values.astype(item["dtype"], copy=False))
 
 
@@ -318,7 +330,7 @@ def _label(mask, *, grid: BlockGrid, executor, folder: Path, structure: np.ndarr
     offsets = node_start.reshape(counts)
     face_items = [{"faces": str(faces), "axis": axis, "index": block.index, "core": block.core,
                    "shape": tuple(grid.shape), "core_shape": tuple(grid.core_shape), "offsets": offsets,
-                   "shifts": _planes_across(structure, axis)}
+                   "shifts": _planes_across(structure, axis), "nodes": n_nodes}
                   for axis in face_axes for block in blocks if block.index[axis] > 0]
     pairs = executor.map(_face_pairs, face_items, what="joining blocks") if n_nodes and face_items else []
     pairs = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
@@ -355,14 +367,13 @@ def _label(mask, *, grid: BlockGrid, executor, folder: Path, structure: np.ndarr
 
 
 def _write_mapped(labelling: _Labelling, node_values: np.ndarray, out_path: str, *, dtype, unlabelled,
-                  fill_unlabelled: bool, grid: BlockGrid, executor) -> None:
+                  grid: BlockGrid, executor) -> None:
     """Write ``node_values`` of each block piece (``unlabelled`` where no piece is) to ``out_path``."""
     items = []
     for block, start, count in zip(grid.blocks, labelling.node_start, labelling.block_counts):
         table = np.concatenate([np.array([unlabelled], dtype=node_values.dtype), node_values[start:start + count]])
         items.append({"mask": labelling.mask, "structure": labelling.structure, "background": labelling.background,
-                      "core": block.core, "table": table,
-                      "fill_unlabelled": fill_unlabelled, "out": out_path, "dtype": dtype})
+                      "core": block.core, "table": table, "out": out_path, "dtype": dtype})
     executor.map(_map_block, items, what="writing blocks")
 
 
@@ -430,7 +441,7 @@ def connected_components(mask, *, grid: BlockGrid, executor, work_folder, connec
     dtype = np.dtype("uint32") if labelling.count < 2 ** 32 else np.dtype("int64")
     labels = create_zarr(folder / "labels", shape=grid.shape, dtype=dtype, chunks=grid.core_shape)
     _write_mapped(labelling, labelling.node_ids.astype(dtype), labels.path, dtype=dtype, unlabelled=0,
-                  fill_unlabelled=False, grid=grid, executor=executor)
+                  grid=grid, executor=executor)
 
     boxes = labelling.boxes
     axes = (1, 2) if per_slice else (0, 1, 2)
@@ -485,7 +496,7 @@ def remove_small_objects_blocks(mask, out: ZarrArray, *, min_size: int, per_slic
                            background=False)
         keep = labelling.sizes >= min_size
         _write_mapped(labelling, keep[labelling.node_ids], out.path, dtype=dtype, unlabelled=False,
-                      fill_unlabelled=False, grid=grid, executor=executor)
+                      grid=grid, executor=executor)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -540,9 +551,9 @@ def fill_holes_blocks(mask, out: ZarrArray, *, min_size: int, max_size: int, per
         labelling = _label(mask, grid=grid, executor=executor, folder=folder, structure=_structure(1, per_slice),
                            background=True)
         fill = (labelling.sizes >= min_size) & (labelling.sizes <= max_size)
-        # Voxels outside every background piece are the mask itself: kept (fill_unlabelled).
+        # Voxels outside every background piece are the mask itself: kept (unlabelled = True).
         _write_mapped(labelling, fill[labelling.node_ids], out.path, dtype=out.dtype, unlabelled=True,
-                      fill_unlabelled=True, grid=grid, executor=executor)
+                      grid=grid, executor=executor)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
