@@ -231,7 +231,7 @@ def _float_work(image, name: str = "image") -> np.ndarray:
     return check_image(array, name=name, dtype=np.result_type(array.dtype, np.float32))
 
 
-def find_local_maxima(image, mask, *, min_distance: int = 2) -> np.ndarray:
+def find_local_maxima(image, mask, *, min_distance: int = 2, minimum: float | None = None) -> np.ndarray:
     """Local intensity maxima inside each object of a mask (MAXIMA), as watershed seeds.
 
     Parameters
@@ -244,6 +244,9 @@ def find_local_maxima(image, mask, *, min_distance: int = 2) -> np.ndarray:
     min_distance : int
         Half-width, in voxels, of the cube in which a seed must be the brightest voxel of its
         object; two seeds of one object are also at least this far apart (Chebyshev distance).
+    minimum : float, optional
+        A seed must be brighter than this (default: the image's minimum). Block-wise runs
+        (:mod:`helpers.chunked`) pass the whole volume's minimum, which a block may not contain.
 
     Returns
     -------
@@ -280,7 +283,7 @@ def find_local_maxima(image, mask, *, min_distance: int = 2) -> np.ndarray:
     high_full = np.array(work.shape, dtype=np.int64) - min_distance
     if not region.any() or np.any(high_full <= low_full):
         return peaks
-    threshold = work.min()
+    threshold = work.min() if minimum is None else work.dtype.type(minimum)
 
     # Crop to the mask's bounding box: objects, windows and seeds all lie inside it.
     box = _box_of(region)

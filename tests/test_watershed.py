@@ -459,3 +459,15 @@ MASK = np.zeros((4, 9, 9), bool)
 def test_bad_input_raises_a_clear_value_error(call, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
         call()
+
+
+def test_local_maxima_minimum_is_the_bar_seeds_must_clear():
+    from helpers.watershed import find_local_maxima
+
+    image = np.zeros((9, 9, 9), np.float32)
+    image[4, 4, 4] = 5.0
+    mask = np.ones_like(image, dtype=bool)
+    assert find_local_maxima(image, mask, min_distance=2).sum() == 1
+    # a block-wise run passes the whole volume's minimum; a seed must be brighter than it
+    assert find_local_maxima(image, mask, min_distance=2, minimum=5.0).sum() == 0
+    assert find_local_maxima(image, mask, min_distance=2, minimum=-1.0).sum() == 1

@@ -433,6 +433,9 @@ def _run_object_local(context, step, parameters, inputs):
         context.executor.map(_dilate_task, [(inputs["mask"], objects, block, _MARKER_REACH)
                                             for block in context.grid(halo=_MARKER_REACH, bytes_per_voxel=8.0)],
                              what=f"{step.id} (objects)")
+    if step.algorithm == "find_local_maxima":  # seeds must beat the whole image's minimum, not a region's
+        everything, _ = _statistics(context, inputs["image"])
+        parameters = {**parameters, "minimum": everything.minimum}
     max_region = int(context.block_bytes // 32)
     run_object_local(algorithm.function, {name: inputs[name] for name, _ in algorithm.inputs}, out,
                      objects=objects, reach=(reach, reach, reach), grid=grid, executor=context.executor,
