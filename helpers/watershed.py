@@ -1087,11 +1087,7 @@ def cut_touching_objects(mask, seeds, *, min_size: int = 0) -> np.ndarray:
     crop = tuple(slice(a, b) for a, b in box)
     local = region[crop]
     voxels = _Voxels(local)
-
-    objects, count = _label_voxels(voxels.coords, voxels.index, _EARLIER_6)
-    boxes = _label_boxes(voxels.coords, objects, count)
-    values = np.empty(voxels.size, dtype=np.float64)
-    _object_distances(voxels.coords, objects, voxels.index, boxes, np.array(local.shape), values)
+    values = _voxel_distances(voxels)
 
     # Markers: seeds grown by the cross, labelled with full (26-) connectivity, kept in the mask.
     seed_local = seed_mask[crop]
@@ -1103,18 +1099,109 @@ def cut_touching_objects(mask, seeds, *, min_size: int = 0) -> np.ndarray:
     marker_mask.ravel()[grown_flat] = True
     marker_voxels = _Voxels(marker_mask)
     marker_labels, _ = _label_voxels(marker_voxels.coords, marker_voxels.index, _EARLIER_26)
-    output = np.zeros(voxels.size, dtype=np.int32)
+    markers = np.zeros(voxels.size, dtype=np.int32)
     in_region = local.ravel()[grown_flat]
-    output[voxels.index.ravel()[grown_flat[in_region]] - 1] = marker_labels[in_region]
-    markers = np.flatnonzero(output)
+    markers[voxels.index.ravel()[grown_flat[in_region]] - 1] = marker_labels[in_region]
 
-    neighbours = _face_neighbours(voxels.coords, voxels.index)
-    in_mask = np.ones(voxels.size, dtype=np.uint8)
-    keys = _order_keys(values)
-    _flood(keys, markers, neighbours, _NO_OFFSETS, in_mask, output, True, _largest_tied_key(keys[markers]))
-    hits = voxels.coords[_large_regions(output, min_size)]
+    keep = _cut_flood(values, markers, _face_neighbours(voxels.coords, voxels.index), min_size)
+    hits = voxels.coords[keep]
     out[crop][tuple(hits.T)] = True
     return out
+
+
+def _voxel_distances(voxels: _Voxels) -> np.ndarray:
+    """-distance to the nearest background voxel for each voxel of the set (objects: 6-connected)."""
+    objects, count = _label_voxels(voxels.coords, voxels.index, _EARLIER_6)
+    boxes = _label_boxes(voxels.coords, objects, count)
+    values = np.empty(voxels.size, dtype=np.float64)
+    _object_distances(voxels.coords, objects, voxels.index, boxes, np.array(voxels.shape), values)
+    return values
+
+
+def _cut_flood(values: np.ndarray, markers: np.ndarray, neighbours: np.ndarray, min_size: int) -> np.ndarray:
+    """WCUT's flood on a voxel set: which voxels end in a region of at least ``min_size`` voxels.
+
+    ``values`` are the voxels' distances (``_voxel_distances``), ``markers`` their marker labels
+    (0 = none), ``neighbours`` their face-neighbour table (``_face_neighbours`` order). The voxels
+    must be numbered in raster order: markers enter the queue in that order, which decides ties.
+    """
+    output = np.array(markers, dtype=np.int32)
+    seeds = np.flatnonzero(output)
+    keys = _order_keys(values)
+    _flood(keys, seeds, neighbours, _NO_OFFSETS, np.ones(output.size, dtype=np.uint8), output, True,
+           _largest_tied_key(keys[seeds]))
+    return _large_regions(output, min_size)
+
+
+def wcut_distances(mask) -> np.ndarray:
+    """The distance map WCUT floods: -distance to the nearest background voxel inside ``mask``, else 0.
+
+    A building block of the block-wise WCUT (:mod:`helpers.chunked.watershed_cut`): the value of a
+    voxel depends only on its own (6-connected) object, so it can be computed on any region that
+    holds the whole object and one voxel around it.
+    """
+    region = check_mask(mask)
+    voxels = _Voxels(region)
+    out = np.zeros(region.shape, dtype=np.float64)
+    out.ravel()[voxels.flat] = _voxel_distances(voxels)
+    return out
+
+
+def wcut_flood_sparse(flat, shape, values, markers, *, min_size: int = 0) -> np.ndarray:
+    """WCUT's flood over a sparse voxel set of a volume, exactly as :func:`cut_touching_objects` floods.
+
+    Parameters
+    ----------
+    flat : numpy.ndarray of int64, shape (N,)
+        The mask's voxels as raveled positions in a volume of ``shape``, strictly increasing.
+    shape : tuple of 3 int
+        The volume's shape.
+    values : numpy.ndarray of float64, shape (N,)
+        Each voxel's distance value (:func:`wcut_distances`).
+    markers : numpy.ndarray of int, shape (N,)
+        Each voxel's marker label (the 26-connected components of the seeds grown by a 6-neighbour
+        cross, numbered in any order), 0 where there is no marker.
+    min_size : int
+        As for :func:`cut_touching_objects`.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (N,)
+        The voxels kept (on a region of at least ``min_size`` voxels, not on a watershed line).
+
+    Notes
+    -----
+    Memory: about 70 bytes per voxel plus the queue. The block-wise engine uses this to cut a whole
+    volume in one flood, because the order in which the queue releases markers of equal value
+    depends on every marker in the volume: cutting objects region by region can move a few voxels
+    of a watershed line.
+    """
+    flat = np.asarray(flat, dtype=np.int64)
+    shape = tuple(int(s) for s in shape)
+    if flat.ndim != 1 or len(shape) != 3 or np.any(np.diff(flat) <= 0):
+        raise ValueError("`flat` must be strictly increasing raveled positions in a 3D volume.")
+    if np.shape(values) != flat.shape or np.shape(markers) != flat.shape:
+        raise ValueError("`values` and `markers` must have one entry per voxel of `flat`.")
+    return _cut_flood(np.asarray(values, dtype=np.float64), markers, _sparse_face_neighbours(flat, shape),
+                      int(min_size))
+
+
+def _sparse_face_neighbours(flat: np.ndarray, shape) -> np.ndarray:
+    """``_face_neighbours`` for voxels given as sorted raveled positions (binary search, no index map)."""
+    strides = (shape[1] * shape[2], shape[2], 1)
+    dtype = np.int32 if flat.size < 2**31 else np.int64
+    table = np.full((flat.size, 6), -1, dtype=dtype)
+    for k, offset in enumerate(_FACE_OFFSETS):
+        axis = int(np.flatnonzero(offset)[0])
+        step = int(offset[axis])
+        coordinate = (flat // strides[axis]) % shape[axis]
+        valid = (coordinate > 0) if step < 0 else (coordinate < shape[axis] - 1)
+        del coordinate
+        target = flat + step * strides[axis]
+        position = np.minimum(np.searchsorted(flat, target), flat.size - 1)
+        found = valid & (flat[position] == target)
+        table[found, k] = position[found]
+    return table
 
 
 def _large_regions(labels: np.ndarray, min_size: int) -> np.ndarray:

@@ -35,7 +35,7 @@ def test_every_algorithm_is_either_block_wise_or_refused():
     assert not set(BLOCKWISE) & set(UNSUPPORTED)
 
 
-@pytest.mark.parametrize("preset", ["tjp1", "gja1", "ctnnb1", "tomm20", "lamp1"])
+@pytest.mark.parametrize("preset", ["tjp1", "gja1", "ctnnb1", "tomm20", "lamp1", "cetn2", "slc25a17"])
 def test_presets_give_the_in_memory_mask_exactly(preset, tmp_path):
     workflow = load_preset(preset)
     image = _sample(preset)
@@ -56,16 +56,18 @@ def test_iterative_smoothing_preset_matches_exactly(tmp_path):
     assert np.array_equal(got, expected), f"{np.sum(got != expected)} voxels differ of {expected.sum()}"
 
 
-@pytest.mark.parametrize("preset", ["cetn2", "slc25a17"])
-def test_watershed_cut_presets_agree_closely(preset, tmp_path):
-    # The watershed cut runs on regions that hold whole (grown) objects; a few voxels on watershed lines
-    # still differ from the whole-volume cut (8 of 2461 for cetn2 when this was written).
+def test_watershed_cut_without_memory_for_one_flood_cuts_region_by_region_and_warns(tmp_path, monkeypatch):
+    # Then ties between markers of equal value may leave the queue in another order than in memory: a
+    # few watershed-line voxels move (8 of 2461 for this crop when this was written).
+    from helpers.chunked import watershed_cut
     from helpers.metrics import dice
 
-    workflow = load_preset(preset)
-    image = _sample(preset)
+    monkeypatch.setattr(watershed_cut, "BYTES_PER_VOXEL", 10**9)
+    workflow = load_preset("cetn2")
+    image = _sample("cetn2")
     expected = run(workflow, image, keep_intermediates=False).mask
-    got = _chunked(workflow, image, tmp_path).read()
+    with pytest.warns(UserWarning, match="region by region.*--memory"):
+        got = _chunked(workflow, image, tmp_path).read()
     assert dice(got, expected) >= 0.99 and np.sum(got != expected) <= 0.01 * expected.sum()
 
 

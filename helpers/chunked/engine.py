@@ -150,10 +150,12 @@ def run_chunked(workflow: Workflow, image, output, *, voxel_size=None, memory_gb
     timings: dict[str, float] = {}
     try:
         with BlockExecutor(workers=executor_workers, scheduler=scheduler, progress=progress) as executor:
+            # this process's share for whole-volume work, while the workers wait with their own overhead
+            whole_volume_bytes = float(memory_gb) * 2**30 - WORKER_OVERHEAD_BYTES * max(1, executor_workers)
             context = Context(shape=shape, executor=executor, work=work,
                               block_bytes=(float(block_mb) * 2**20 if block_mb is not None
                                            else _block_bytes(memory_gb, max(1, executor_workers))),
-                              chunks=chunks)
+                              chunks=chunks, memory_bytes=max(whole_volume_bytes, 0.0))
             values = {RAW: source}
             remaining = {}
             for step in workflow.steps:

@@ -15,8 +15,10 @@ voxel-wise function of its input, computed as later steps read it). The families
   planes are filtered side by side with it, as in memory. Bit-identical.
 - **edge-preserving smoothing**: every iteration needs the whole image's mean squared gradient; each
   pass updates blocks of whole planes (halo 2) and sums the next iteration's gradients at once.
-- **object steps** (size filters, hole filling, local maxima and watershed cuts): connected components
-  of the whole volume, from :mod:`.labels`.
+- **object steps** (size filters, hole filling, local maxima): connected components of the whole
+  volume, from :mod:`.labels`.
+- **watershed cut**: markers and distances block by block, then one flood over the mask's voxels
+  (:mod:`.watershed_cut`); region by region, with a warning, when the mask is too large for that.
 
 Steps that need the whole volume at once (masked-object thresholds, thinning, the nuclear-envelope
 seeds and watershed) are refused before anything runs, with what to do instead.
@@ -63,6 +65,8 @@ class Context:
     work: Path
     block_bytes: float
     chunks: tuple[int, int, int]
+    #: Memory for work done in this process on the whole volume at once (the watershed cut's flood).
+    memory_bytes: float = 3 * 2**30
     counter: int = 0
 
     def grid(self, *, halo=0, bytes_per_voxel: float = 32.0, whole_planes: bool = False) -> BlockGrid:
@@ -427,8 +431,8 @@ def _run_object_local(context, step, parameters, inputs):
     reach = int(parameters.get("min_distance", 1)) + 1
     objects = inputs["mask"]
     if step.algorithm == "cut_touching_objects":
-        # the watershed's markers can span neighbouring objects: the units of work are the components of
-        # the mask grown by the markers' reach
+        # (the fallback of _run_cut) the watershed's markers can span neighbouring objects: the units of
+        # work are the components of the mask grown by the markers' reach
         objects = context.new_array(step.id + "_objects", "bool")
         context.executor.map(_dilate_task, [(inputs["mask"], objects, block, _MARKER_REACH)
                                             for block in context.grid(halo=_MARKER_REACH, bytes_per_voxel=8.0)],
@@ -441,6 +445,24 @@ def _run_object_local(context, step, parameters, inputs):
                      objects=objects, reach=(reach, reach, reach), grid=grid, executor=context.executor,
                      work_folder=context.folder(step.id), parameters=parameters, max_region_voxels=max_region)
     return out
+
+
+def _run_cut(context, step, parameters, inputs):
+    import warnings
+
+    from .watershed_cut import BYTES_PER_VOXEL, cut_touching_objects_blocks
+
+    out = context.new_array(step.id, "bool")
+    if cut_touching_objects_blocks(inputs["mask"], inputs["seeds"], out, min_size=parameters["min_size"],
+                                   context=context):
+        return out
+    _remove(out)
+    warnings.warn(
+        f"Step {step.id!r} (cut_touching_objects): the mask has too many voxels to cut in one flood within "
+        f"{context.memory_bytes / 2**30:.1f} GB (about {BYTES_PER_VOXEL} bytes per mask voxel are needed), so "
+        "objects are cut region by region. A few voxels on watershed lines may then differ from the in-memory "
+        "result; give more memory (--memory) for the exact cut.", stacklevel=2)
+    return _run_object_local(context, step, parameters, inputs)
 
 
 BLOCKWISE = {
@@ -460,7 +482,7 @@ BLOCKWISE = {
     "invert": _run_pointwise,
     "mask_image": _run_pointwise,
     "find_local_maxima": _run_object_local,
-    "cut_touching_objects": _run_object_local,
+    "cut_touching_objects": _run_cut,
 }
 
 
