@@ -127,8 +127,10 @@ def test_lazy_zarr_input_and_worker_processes(tmp_path):
 def test_dask_distributed_cluster(tmp_path):
     from helpers.batch import start_local_cluster
 
-    workflow = load_preset("gja1")
-    image = _sample("gja1", shape=(16, 64, 64))
+    # cetn2: statistics passes, a halo'd filter, objects joined across blocks, and the watershed cut's
+    # gathering and whole-mask flood, all through the cluster
+    workflow = load_preset("cetn2")
+    image = _sample("cetn2", shape=(16, 64, 64))
     stored = OmeZarrOutput(tmp_path / "raw.ome.zarr", shape=image.shape, dtype=image.dtype, chunks=(8, 32, 32))
     stored.array.write((slice(None),) * 3, image)
     source = ZarrArray(str(stored.finish() / "0"))
@@ -138,7 +140,7 @@ def test_dask_distributed_cluster(tmp_path):
         got = _chunked(workflow, source, tmp_path, scheduler=cluster.scheduler_address).read()
     finally:
         cluster.close()
-    assert np.array_equal(got, expected)
+    assert expected.sum() > 100 and np.array_equal(got, expected)
 
 
 def test_refuses_whole_volume_steps_before_running(tmp_path):

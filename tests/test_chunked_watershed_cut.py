@@ -13,7 +13,8 @@ from helpers.chunked.steps import Context
 from helpers.chunked import watershed_cut
 from helpers.chunked.watershed_cut import cut_touching_objects_blocks
 from helpers.io import read_image
-from helpers.watershed import cut_touching_objects, find_local_maxima, wcut_distances, wcut_flood_sparse
+from helpers.watershed import (cut_touching_objects, find_local_maxima, wcut_distances, wcut_flood_sparse,
+                               wcut_markers_sparse)
 from helpers.workflow import load_preset, run
 
 EVERYTHING = (slice(None),) * 3
@@ -105,20 +106,34 @@ def test_too_little_memory_declines_and_writes_nothing(tmp_path, cetn2_objects, 
     assert not any(tmp_path.glob("*wcut*")), "scratch space is left behind"
 
 
-def test_sparse_flood_pieces_equal_the_in_memory_cut(cetn2_objects):
+def test_sparse_pieces_equal_the_in_memory_cut(cetn2_objects):
     mask, seeds = cetn2_objects
     flat = np.flatnonzero(mask)
     grown = ndimage.binary_dilation(seeds, ndimage.generate_binary_structure(3, 1))
-    markers, _ = ndimage.label(grown, structure=np.ones((3, 3, 3)))
-    # marker numbers are arbitrary: reverse them
-    markers = np.where(markers > 0, markers.max() + 1 - markers, 0)
-    keep = wcut_flood_sparse(flat, mask.shape, wcut_distances(mask).ravel()[flat], markers.ravel()[flat],
-                             min_size=3)
+    expected_markers, count = ndimage.label(grown, structure=np.ones((3, 3, 3)))
+
+    marker_flat, labels = wcut_markers_sparse(np.flatnonzero(seeds)[::-1], mask.shape)  # any order
+    np.testing.assert_array_equal(marker_flat, np.flatnonzero(grown))
+    assert labels.max() == count
+    pairs = np.unique(np.column_stack([labels, expected_markers.ravel()[marker_flat]]), axis=0)
+    assert len(pairs) == count, "the same components, numbered differently"
+
+    markers = np.zeros(mask.size, dtype=np.int32)
+    markers[marker_flat] = labels
+    keep = wcut_flood_sparse(flat, mask.shape, wcut_distances(mask).ravel()[flat], markers[flat], min_size=3)
     got = np.zeros(mask.size, dtype=bool)
     got[flat[keep]] = True
     np.testing.assert_array_equal(got.reshape(mask.shape), cut_touching_objects(mask, seeds, min_size=3))
     distances = wcut_distances(mask)
     assert np.all(distances[~mask] == 0) and np.all(distances[mask] <= -1)
+    np.testing.assert_array_equal(distances, -ndimage.distance_transform_edt(mask))
+
+
+def test_markers_of_seeds_on_the_volume_faces():
+    flat, labels = wcut_markers_sparse(np.array([0, 2]), (3, 3, 3))  # (0,0,0) and (0,0,2): crosses touch
+    assert flat.tolist() == [0, 1, 2, 3, 5, 9, 11] and set(labels.tolist()) == {1}
+    flat, labels = wcut_markers_sparse(np.zeros(0, dtype=np.int64), (3, 3, 3))
+    assert flat.size == 0 and labels.size == 0
 
 
 def test_sparse_flood_rejects_unsorted_positions():
