@@ -29,7 +29,9 @@ one line saying what to do, with exit code 2; ``run`` exits with 1 when any file
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 
 import numpy as np
 
@@ -182,11 +184,32 @@ def _cluster(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("stopping the cluster", flush=True)
     finally:
+        # Stopping must end: a worker slow to stop can hold up the close, and then Dask's and
+        # multiprocessing's exit hooks, which wait for every child. After this many seconds the
+        # workers are killed and the process leaves.
+        watchdog = threading.Timer(CLUSTER_STOP_SECONDS, _leave_now)
+        watchdog.daemon = True
+        watchdog.start()
         try:
             cluster.close(timeout=20)  # do not hang on a worker that is slow to stop
         except Exception as error:  # noqa: BLE001 - stopping anyway; say why
             print(f"the cluster did not stop cleanly ({type(error).__name__}: {error})", file=sys.stderr)
     return 0
+
+
+#: Seconds `segmenter cluster` gives its workers to stop after Ctrl-C before it kills them.
+CLUSTER_STOP_SECONDS = 45
+
+
+def _leave_now() -> None:
+    """Kill this process's remaining children and exit at once (the end of a stop that hung)."""
+    import multiprocessing
+
+    print("segmenter: the cluster did not stop in time; its workers were killed.", file=sys.stderr, flush=True)
+    for child in multiprocessing.active_children():
+        child.kill()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def _samples(args: argparse.Namespace) -> int:
