@@ -171,6 +171,7 @@ def _cluster(args: argparse.Namespace) -> int:
 
     from .batch import start_local_cluster
 
+    _stop_on_signals()
     cluster = start_local_cluster(workers=args.workers, threads_per_worker=args.threads_per_worker,
                                   port=args.port)
     try:
@@ -199,6 +200,24 @@ def _cluster(args: argparse.Namespace) -> int:
 
 #: Seconds `segmenter cluster` gives its workers to stop after Ctrl-C before it kills them.
 CLUSTER_STOP_SECONDS = 45
+
+
+def _stop_on_signals() -> None:
+    """Make Ctrl-C (SIGINT) and SIGTERM stop `segmenter cluster`.
+
+    A process started in the background by a non-interactive shell inherits SIGINT as ignored, and
+    Python then installs no handler of its own: Ctrl-C or ``kill -INT`` would do nothing.
+    """
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (called from a program): leave its signals alone
+        pass
 
 
 def _leave_now() -> None:

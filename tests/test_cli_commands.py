@@ -156,6 +156,36 @@ def test_two_workers_match_one(capsys, inputs, tmp_path):
                                       io.read_image(tmp_path / "two" / name).data)
 
 
+def _cluster_that_never_stops(stop_seconds: int) -> subprocess.Popen:
+    """`segmenter cluster` whose cluster's close never returns (a stuck worker), as a child process."""
+    code = "\n".join([
+        "import sys, time",
+        "from helpers import batch, cli",
+        f"cli.CLUSTER_STOP_SECONDS = {stop_seconds}",
+        "class Hanging:",
+        "    scheduler_address = 'tcp://127.0.0.1:1'",
+        "    def close(self, timeout=None):",
+        "        time.sleep(600)",
+        "batch.start_local_cluster = lambda **options: Hanging()",
+        "sys.exit(cli.main(['cluster', '--workers', '1']))",
+    ])
+    # SIGINT ignored on start, as for a job a script puts in the background
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_cluster_stop_ends_even_when_the_cluster_hangs(stop):
+    server = _cluster_that_never_stops(stop_seconds=2)
+    try:
+        assert server.stdout.readline().startswith("Dask scheduler at tcp://127.0.0.1:1")
+        server.send_signal(stop)
+        _, stderr = server.communicate(timeout=60)
+    finally:
+        server.kill()
+    assert server.returncode == 0
+    assert "did not stop in time" in stderr
+
 @pytest.mark.slow  # worker processes start and import the package (and the format readers)
 def test_cluster_command_and_run_on_it(inputs, tmp_path):
     pytest.importorskip("distributed")
